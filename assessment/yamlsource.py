@@ -1,0 +1,176 @@
+"""Load YAML while remembering the line of every value, so errors can say where.
+
+The framework, workshop decks and agreements are all YAML files edited by hand.
+A message such as ``matrix.yaml:41: levels[2].name.en: field required`` lets an
+editor jump to the mistake; this module supplies the file and line part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in one place of a file."""
+
+    source: str
+    path: YamlPath
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        dotted = format_path(self.path)
+        return f"{where}: {dotted}: {self.message}" if dotted else f"{where}: {self.message}"
+
+
+class SourceError(ValueError):
+    """Raised when a hand-edited file is invalid; holds every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass
+class LineMap:
+    """Maps a path inside the document to the line (1-based) where it starts."""
+
+    source: str
+    lines: dict[YamlPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        # A missing key has no line of its own: report its nearest parent.
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        return Problem(self.source, tuple(path), self.line_of(path), message)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _walk(node: yaml.Node, path: YamlPath, lines: LineMap, problems: list[Problem],
+          loader: _Loader) -> Any:
+    lines.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                key = str(key)
+            child = path + (key,)
+            if key in result:
+                problems.append(
+                    Problem(lines.source, child, key_node.start_mark.line + 1,
+                            f"duplicate key '{key}' (first given on line {lines.lines[child]})")
+                )
+                continue
+            lines.lines[child] = key_node.start_mark.line + 1
+            result[key] = _walk(value_node, child, lines, problems, loader)
+            lines.lines[child] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(item, path + (i,), lines, problems, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, LineMap]:
+    """Parse YAML text, returning the data and a map from paths to lines.
+
+    Raises SourceError for syntax errors, anchors/aliases loops and duplicate keys.
+    """
+    lines = LineMap(source)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise SourceError([Problem(source, (), line, f"YAML syntax error: {reason}")]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - other pyyaml errors carry no mark
+        raise SourceError([Problem(source, (), None, f"YAML syntax error: {exc}")]) from None
+    if node is None:
+        raise SourceError([Problem(source, (), 1, "the file is empty")])
+    problems: list[Problem] = []
+    try:
+        # construct_object needs a loader instance; an empty one is enough for scalars.
+        data = _walk(node, (), lines, problems, _Loader(""))
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise SourceError([Problem(source, (), mark.line + 1 if mark else None,
+                                   f"YAML error: {exc.problem}")]) from None
+    if problems:
+        raise SourceError(problems)
+    return data, lines
+
+
+def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError([Problem(str(path), (), None, "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise SourceError([Problem(str(path), (), None,
+                                   f"not UTF-8 text (byte {exc.start})")]) from None
+    except OSError as exc:
+        raise SourceError([Problem(str(path), (), None, f"cannot read file: {exc.strerror}")]) from None
+    return load_yaml(text, path.name)
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown key (not part of the format; check the spelling)",
+}
+
+
+def pydantic_problems(exc: ValidationError, lines: LineMap, prefix: YamlPath = ()) -> list[Problem]:
+    """Turn a pydantic ValidationError into located problems, one per error."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(part for part in err["loc"] if not _is_union_tag(part))
+        message = _PYDANTIC_MESSAGES.get(err["type"], err["msg"])
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            shown = err["input"]
+            if isinstance(shown, (str, int, float, bool)) or shown is None:
+                message = f"{message} (got {shown!r})"
+        problems.append(lines.problem(loc, message))
+    return problems
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic adds the tried member type to locations of union errors, e.g. 'int'.
+    return isinstance(part, str) and (part in {"int", "str", "float", "bool"} or "[" in part)
+
+
+def parse_model(model: type[BaseModel], data: Any, lines: LineMap) -> BaseModel:
+    """Validate data as model, raising SourceError with file:line locations."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SourceError(pydantic_problems(exc, lines)) from None

@@ -1,0 +1,1 @@
+"""Streamlit pages. Each page only reads state, calls assessment/ and draws."""
