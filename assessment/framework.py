@@ -195,6 +195,7 @@ def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
         i = [lv.id for lv in fw.levels].index("none")
         problems.append(lines.problem(("levels", i, "id"), "'none' is reserved for 'no participation'"))
     seen_cells: dict[tuple[str, str], int] = {}
+    tools_in_step: dict[str, dict[str, tuple[int, int]]] = {}
     for ci, cell in enumerate(fw.cells):
         if cell.step not in step_ids:
             problems.append(lines.problem(("cells", ci, "step"),
@@ -209,7 +210,14 @@ def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
                                           f"(already given as cells[{seen_cells[key]}])"))
         else:
             seen_cells[key] = ci
-        unique(cell.tools, ("cells", ci, "tools"), "tool")
+        # Answers store tool ids per step, so a tool id must be unique across a step's cells.
+        for ti, tool in enumerate(cell.tools):
+            first = tools_in_step.setdefault(cell.step, {}).setdefault(tool.id, (ci, ti))
+            if first != (ci, ti):
+                problems.append(lines.problem(
+                    ("cells", ci, "tools", ti, "id"),
+                    f"duplicate tool id '{tool.id}' in step '{cell.step}' "
+                    f"(already used by cells[{first[0]}].tools[{first[1]}])"))
     for level in fw.levels:
         if level.optional:
             continue

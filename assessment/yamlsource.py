@@ -70,8 +70,8 @@ class LineMap:
         return Problem(self.source, tuple(path), self.line_of(path), message)
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+# The C parser is ~40x faster on the 60 kB matrix; fall back to pure Python without libyaml.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _walk(node: yaml.Node, path: YamlPath, lines: LineMap, problems: list[Problem],

@@ -1,10 +1,14 @@
-"""Helpers shared by all pages: language, framework, store."""
+"""Helpers shared by all pages: language, framework, store, links."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import streamlit as st
 
+from assessment.framework import Framework, get_framework
 from assessment.i18n import DEFAULT_LANG, LANGUAGE_NAMES, t
+from assessment.yamlsource import SourceError
 
 
 def language_switch() -> str:
@@ -28,3 +32,97 @@ def lang() -> str:
 
 def page_title(key: str, language: str) -> str:
     return t(key, language)
+
+
+# --- framework and store ---------------------------------------------------------------
+
+def framework() -> Framework:
+    """The framework (cached by file version in the core); a broken matrix stops the page politely."""
+    try:
+        return get_framework()
+    except SourceError as exc:
+        st.error(t("common.matrix_error", lang(), problems=str(exc)))
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str, framework_id: int, _framework: Framework):
+    # One engine (connection pool) per database for the whole server, not one per rerun.
+    # The framework lets the Store refuse answers that do not fit the matrix.
+    from assessment.storage import Store
+
+    return Store.open(url, _framework)
+
+
+def get_store():
+    """The Store for the configured database (DATABASE_URL / ASSESSMENT_DB), created once."""
+    from assessment import db
+
+    fw = framework()
+    try:
+        return _store(db.database_url(), id(fw), fw)
+    except ValueError as exc:  # a bad DATABASE_URL: say which and why, no traceback
+        st.error(t("common.db_error", lang(), reason=str(exc)))
+        st.stop()
+
+
+def find_response(store, token: str):
+    """The ResponseInfo for a personal token, or None when there is none."""
+    try:
+        return store.get_response(token) if token else None
+    except LookupError:
+        return None
+
+
+def find_assessment(store, token: str):
+    """The AssessmentInfo for a share token, or None when there is none."""
+    try:
+        return store.get_assessment(token) if token else None
+    except LookupError:
+        return None
+
+
+# --- links -----------------------------------------------------------------------------
+
+def app_url(path: str, **params: str) -> str:
+    """Absolute link to a page of this app (relative when the server address is unknown).
+
+    `path` is the page's url_path; the default page (home) lives at the root, path "".
+    """
+    query = "&".join(f"{key}={value}" for key, value in params.items() if value)
+    base = ""
+    try:
+        current = st.context.url
+    except Exception:  # not inside a browser session (AppTest, bare mode)
+        current = None
+    if current:
+        parts = urlsplit(current)
+        prefix = (st.get_option("server.baseUrlPath") or "").strip("/")
+        base = f"{parts.scheme}://{parts.netloc}" + (f"/{prefix}" if prefix else "")
+    return f"{base}/{path}" + (f"?{query}" if query else "")
+
+
+def lang_params() -> dict[str, str]:
+    """Query parameters that keep the chosen language when following a link."""
+    return {"lang": lang()} if lang() != DEFAULT_LANG else {}
+
+
+def token_from(text: str, param: str) -> str:
+    """A token from a pasted link (…?r=TOKEN) or from the bare token itself."""
+    text = (text or "").strip()
+    if "?" in text or "=" in text:
+        query = urlsplit(text).query or text.split("?", 1)[-1]
+        values = parse_qs(query).get(param)
+        return values[0].strip() if values else ""
+    return text
+
+
+def flash(message: str) -> None:
+    """A message shown once on the next page drawn (survives st.switch_page)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)

@@ -1,5 +1,125 @@
-"""Placeholder page, to be built."""
+"""Export and import: one assessment, one unit or the whole database, as JSON or CSV.
+
+Imports are checked whole (every file, every row) before anything is written;
+one problem anywhere means nothing is imported and every problem is listed with
+its file, row and field. Natural keys make a repeated import change nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
 
 import streamlit as st
 
-st.info("data: under construction")
+from assessment import exchange
+from assessment.i18n import t
+from assessment.yamlsource import SourceError
+from views.common import framework, get_store, lang
+
+MAX_PROBLEMS_SHOWN = 60
+
+L = lang()
+fw = framework()
+store = get_store()
+st.title(t("reg.data.title", L))
+st.caption(t("reg.data.intro", L))
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("_") or "export"
+
+
+# --- export ----------------------------------------------------------------------------------
+
+st.header(t("reg.data.export", L))
+assessments = store.list_assessments()
+unit_names = sorted({a.unit for a in assessments})
+if not assessments:
+    st.info(t("reg.data.empty", L))
+else:
+    scopes = ("assessment", "unit", "all")
+    c1, c2 = st.columns([2, 3])
+    scope = c1.radio(t("reg.data.scope", L), scopes, format_func=lambda s: t(f"reg.data.scope.{s}", L),
+                     key="exp_scope")
+    options: dict = {}
+    if scope == "assessment":
+        by_token = {a.token: a for a in sorted(assessments, key=lambda a: (a.unit, -a.year, a.case or ""))}
+        token = c2.selectbox(t("reg.data.scope.assessment", L), list(by_token), key="exp_assessment",
+                             format_func=lambda k: f"{by_token[k].unit} {by_token[k].year}"
+                             + (f" ({by_token[k].case})" if by_token[k].case else ""))
+        options = {"assessment": token}
+        stem = f"{by_token[token].unit}_{by_token[token].year}"
+    elif scope == "unit":
+        unit = c2.selectbox(t("reg.data.scope.unit", L), unit_names, key="exp_unit")
+        options = {"unit": unit}
+        stem = unit
+    else:
+        stem = "assessment_export"
+    f1, f2 = st.columns([2, 3])
+    fmt = f1.radio(t("reg.data.format", L), ("json", "csv"), format_func=str.upper, horizontal=True,
+                   key="exp_format")
+    if fmt == "csv":
+        delimiter = f2.radio(t("reg.data.delimiter", L), (",", ";"), horizontal=True, key="exp_delimiter",
+                             format_func=lambda d: t("reg.data.comma" if d == "," else "reg.data.semicolon", L))
+        make = functools.partial(exchange.export_csv, store, fw, delimiter=delimiter, **options)
+        mime = "text/csv"
+    else:
+        make = functools.partial(exchange.export_json, store, fw, **options)
+        mime = "application/json"
+        st.caption(t("reg.data.json_note", L))
+    # Made when clicked: a whole database can be large.
+    st.download_button(t("reg.data.download", L), data=make, file_name=f"{safe_name(stem)}.{fmt}", mime=mime,
+                       key="exp_download", type="primary", on_click="ignore")
+
+# --- import ----------------------------------------------------------------------------------
+
+st.header(t("reg.data.import", L))
+files = st.file_uploader(t("reg.data.files", L), type=["json", "csv"], accept_multiple_files=True,
+                         key="imp_files", help=t("reg.data.files_help", L))
+
+
+def show_problems(problems: list) -> None:
+    lines = [f"- `{problem}`" for problem in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"- {t('reg.data.more_problems', L, n=len(problems) - MAX_PROBLEMS_SHOWN)}")
+    st.error(t("reg.data.rejected", L, n=len(problems)) + "\n\n" + "\n".join(lines))
+
+
+def summary_text(name: str, summary: exchange.ImportSummary) -> tuple[bool, str]:
+    """(anything new?, one line describing what the import did)."""
+    new = {
+        "units": summary.units_added, "assessments": summary.assessments_added,
+        "responses": summary.responses_added, "replaced": summary.responses_replaced,
+        "agreements": summary.agreements, "followups": summary.followups,
+    }
+    if not any(new.values()):
+        return False, t("reg.data.nothing_new", L, file=name, unchanged=summary.responses_unchanged)
+    parts = [t(f"reg.data.count.{k}", L, n=v) for k, v in new.items() if v]
+    if summary.responses_unchanged:
+        parts.append(t("reg.data.count.unchanged", L, n=summary.responses_unchanged))
+    return True, f"{name}: " + ", ".join(parts)
+
+
+if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go"):
+    # Check every file first: one bad file means nothing at all is imported.
+    problems = []
+    for upload in files:
+        try:
+            exchange.parse_import(upload.getvalue(), upload.name, fw)
+        except SourceError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        show_problems(problems)
+    else:
+        for upload in files:
+            try:
+                summary = exchange.import_bytes(store, fw, upload.getvalue(), upload.name)
+            except SourceError as exc:
+                show_problems(list(exc.problems))
+                continue
+            except ValueError as exc:
+                st.error(t("reg.data.import_failed", L, file=upload.name, reason=str(exc)))
+                continue
+            changed, line = summary_text(upload.name, summary)
+            (st.success if changed else st.info)(line)

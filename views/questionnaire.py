@@ -1,5 +1,225 @@
-"""Placeholder page, to be built."""
+"""The questionnaire: one respondent's answers, saved on every change.
+
+Each widget's callback writes its one answer through the Store before the page
+is drawn again, so a reload or a closed tab loses nothing. Widget state is seeded
+from the stored answers only when a widget appears (first visit, or coming back
+to a step), so the database stays the source of truth.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
-st.info("questionnaire: under construction")
+from assessment.i18n import t
+from assessment.responses import DONT_KNOW, NO_LEVEL
+from assessment.scoring import progress
+from views.common import app_url, find_response, framework, get_store, lang, lang_params, show_flash
+
+L = lang()
+fw = framework()
+store = get_store()
+PARTS = ("matrix", "principles")
+
+
+def stop_with(message: str) -> None:
+    st.error(message)
+    st.page_link("views/home.py", label=t("common.back_home", L), icon="🏠", query_params=lang_params())
+    st.stop()
+
+
+token = (st.query_params.get("r") or "").strip()
+if not token:
+    stop_with(t("q.error.no_token", L))
+info = find_response(store, token)
+if info is None:
+    stop_with(t("q.error.unknown_token", L))
+
+response = info.response
+assessment = info.assessment
+levels = fw.active_levels(response.extensions)
+SCALE_OPTIONS = [*fw.scale.values, DONT_KNOW]
+KEY = f"q:{token}:"  # widget keys carry the token: two responses never share state
+
+
+def seed(key: str, value) -> None:
+    """Give a widget its stored value the first time it appears (never overwrite the user's)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def guarded(save, *args) -> None:
+    """Run a save; a database failure becomes a message, not a traceback."""
+    try:
+        save(token, *args)
+    except (SQLAlchemyError, LookupError, ValueError) as exc:
+        reason = type(exc).__name__ if isinstance(exc, SQLAlchemyError) else str(exc)
+        st.session_state["_save_error"] = t("q.error.save", L, reason=reason)
+
+
+# --- keys and callbacks ------------------------------------------------------------------
+
+def level_key(step_id: str) -> str:
+    return f"{KEY}level:{step_id}"
+
+
+def tool_key(step_id: str, level_id: str, tool_id: str) -> str:
+    return f"{KEY}tool:{step_id}:{level_id}:{tool_id}"
+
+
+def rating_key(statement_key: str) -> str:
+    return f"{KEY}rating:{statement_key}"
+
+
+def comment_key(item: str) -> str:
+    return f"{KEY}comment:{item}"
+
+
+def checked_tools(step_id: str) -> list[str]:
+    stored = response.steps.get(step_id)
+    tools: list[str] = []
+    for level in levels:
+        cell = fw.cell(step_id, level.id)
+        for tool in cell.tools if cell else ():
+            ticked = st.session_state.get(tool_key(step_id, level.id, tool.id),
+                                          stored is not None and tool.id in stored.tools)
+            if ticked and tool.id not in tools:
+                tools.append(tool.id)
+    return tools
+
+
+def save_step(step_id: str) -> None:
+    level = st.session_state.get(level_key(step_id))
+    if level is not None:
+        guarded(store.save_step, step_id, level, checked_tools(step_id))
+
+
+def save_rating(statement_key: str) -> None:
+    guarded(store.save_rating, statement_key, st.session_state.get(rating_key(statement_key)))
+
+
+def save_comment(item: str) -> None:
+    guarded(store.save_comment, item, st.session_state.get(comment_key(item), "").strip())
+
+
+# --- navigation: part, then one step or principle at a time ------------------------------
+
+PART_KEY, STEP_KEY, PRINCIPLE_KEY = "q:part", "q:step", "q:principle"
+STEP_IDS = [s.id for s in fw.steps]
+PRINCIPLE_IDS = [p.id for p in fw.principles]
+PAGES = [("matrix", s) for s in STEP_IDS] + [("principles", p) for p in PRINCIPLE_IDS]
+
+
+def current_page() -> int:
+    part = st.session_state.get(PART_KEY) or "matrix"
+    if part == "matrix":
+        return PAGES.index(("matrix", st.session_state.get(STEP_KEY) or STEP_IDS[0]))
+    return PAGES.index(("principles", st.session_state.get(PRINCIPLE_KEY) or PRINCIPLE_IDS[0]))
+
+
+def go(offset: int) -> None:
+    part, item = PAGES[max(0, min(len(PAGES) - 1, current_page() + offset))]
+    st.session_state[PART_KEY] = part
+    st.session_state[STEP_KEY if part == "matrix" else PRINCIPLE_KEY] = item
+
+
+for key, default in ((PART_KEY, "matrix"), (STEP_KEY, STEP_IDS[0]), (PRINCIPLE_KEY, PRINCIPLE_IDS[0])):
+    if st.session_state.get(key) is None:
+        st.session_state[key] = default
+
+
+# --- the page ----------------------------------------------------------------------------
+
+def header() -> None:
+    case = f" – {assessment.case}" if assessment.case else ""
+    st.title(t("q.title", L, unit=assessment.unit, year=assessment.year, case=case))
+    show_flash()
+    role = f" ({response.role})" if response.role else ""
+    st.caption(t("q.you_answer_as", L, side=t(f"common.side.{response.side}", L), role=role))
+    if message := st.session_state.pop("_save_error", None):
+        st.error(message)
+    done, total = progress(fw, response)
+    st.progress(done / total if total else 0.0, text=t("q.progress", L, done=done, total=total))
+    with st.expander(t("q.links.title", L), icon="🔗"):
+        st.markdown(t("q.links.personal", L))
+        st.code(app_url("questionnaire", r=token, **lang_params()), language=None)
+        st.markdown(t("q.links.share", L))
+        st.code(app_url("", a=assessment.token, **lang_params()), language=None)
+
+
+def step_page(step_id: str) -> None:
+    step = fw.step_by_id[step_id]
+    stored = response.steps.get(step_id)
+    st.subheader(f"{STEP_IDS.index(step_id) + 1}. {step.name(L)}")
+    st.markdown(step.description(L))
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        key = level_key(step_id)
+        options = [NO_LEVEL, *[lv.id for lv in levels]]
+        if stored is not None and stored.level in options:
+            seed(key, stored.level)
+        st.radio(t("q.level.question", L), options, index=None, key=key, on_change=save_step, args=(step_id,),
+                 format_func=lambda lid: t("q.level.none", L) if lid == NO_LEVEL else fw.level_by_id[lid].name(L),
+                 captions=[t("q.level.none.caption", L), *[lv.description(L) for lv in levels]])
+    with right:
+        st.markdown(f"**{t('q.tools.question', L)}**")
+        chosen = st.session_state.get(key)
+        if chosen is None:
+            st.caption(t("q.tools.choose_level_first", L))
+        for level in levels:
+            cell = fw.cell(step_id, level.id)
+            if cell is None:
+                continue
+            st.markdown(f"*{level.name(L)}*")
+            for tool in cell.tools:
+                box = tool_key(step_id, level.id, tool.id)
+                seed(box, stored is not None and tool.id in stored.tools)
+                st.checkbox(f"**{tool.name(L)}** – {tool.description(L)}", key=box, disabled=chosen is None,
+                            on_change=save_step, args=(step_id,))
+
+
+def principle_page(principle_id: str) -> None:
+    principle = fw.principle_by_id[principle_id]
+    st.subheader(f"{PRINCIPLE_IDS.index(principle_id) + 1}. {principle.name(L)}")
+    st.markdown(principle.description(L))
+    for statement in principle.statements:
+        full = f"{principle.id}.{statement.id}"
+        key = rating_key(full)
+        if response.ratings.get(full) in SCALE_OPTIONS:
+            seed(key, response.ratings[full])
+        st.radio(statement.text(L), SCALE_OPTIONS, index=None, key=key, horizontal=True,
+                 on_change=save_rating, args=(full,), help=t(f"q.commitment.{statement.side}", L),
+                 format_func=lambda v: fw.scale.dont_know(L) if v == DONT_KNOW else fw.scale.label(v, L))
+    key = comment_key(principle.id)
+    seed(key, response.comments.get(principle.id, ""))
+    st.text_area(t("q.comment", L), key=key, on_change=save_comment, args=(principle.id,),
+                 placeholder=t("q.comment.placeholder", L), height=90)
+
+
+def navigation() -> None:
+    page = current_page()
+    back, forward, results = st.columns([1, 1, 2])
+    back.button(t("q.previous", L), on_click=go, args=(-1,), disabled=page == 0, icon="⬅️",
+                width="stretch", key="q:back")
+    if page < len(PAGES) - 1:
+        forward.button(t("q.next", L), on_click=go, args=(1,), type="primary", icon="➡️",
+                       width="stretch", key="q:next")
+    results.page_link("views/results.py", label=t("q.to_results", L), icon="📊",
+                      query_params={"a": assessment.token, **lang_params()})
+
+
+header()
+part = st.segmented_control(t("q.part", L), PARTS, key=PART_KEY, required=True, label_visibility="collapsed",
+                            format_func=lambda p: t(f"q.part.{p}", L))
+if part == "matrix":
+    st.markdown(t("q.matrix.help", L))
+    step_id = st.segmented_control(t("q.step", L), STEP_IDS, key=STEP_KEY, required=True,
+                                   format_func=lambda s: fw.step_by_id[s].name(L))
+    step_page(step_id)
+else:
+    st.markdown(t("q.principles.help", L, scale_max=fw.scale.max))
+    principle_id = st.segmented_control(t("q.principle", L), PRINCIPLE_IDS, key=PRINCIPLE_KEY, required=True,
+                                        format_func=lambda p: fw.principle_by_id[p].name(L))
+    principle_page(principle_id)
+st.divider()
+navigation()

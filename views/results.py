@@ -1,5 +1,228 @@
-"""Placeholder page, to be built."""
+"""Results of one assessment: radar of the principles, levels per step, advice, tables, gaps.
 
+Building Altair charts costs far more than drawing them, so chart specifications
+are cached per assessment, language and a fingerprint of the answers: a rerun
+with unchanged answers only reads the database and draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
 import streamlit as st
 
-st.info("results: under construction")
+from assessment import charts
+from assessment.gaps import gap_table
+from assessment.i18n import t
+from assessment.responses import NO_LEVEL, dump_response, response_to_dict
+from assessment.scoring import advice, by_side, principle_scores, statement_scores, step_levels
+from views.common import app_url, find_assessment, find_response, framework, get_store, lang, lang_params
+
+L = lang()
+fw = framework()
+store = get_store()
+SIDES = ("public", "civil_society")
+
+
+def stop_with(message: str) -> None:
+    st.error(message)
+    st.page_link("views/home.py", label=t("common.back_home", L), icon="🏠", query_params=lang_params())
+    st.stop()
+
+
+def load_assessment():
+    a_token = (st.query_params.get("a") or "").strip()
+    r_token = (st.query_params.get("r") or "").strip()
+    if a_token:
+        return find_assessment(store, a_token) or stop_with(t("results.error.unknown", L))
+    if r_token:
+        info = find_response(store, r_token)
+        return info.assessment if info else stop_with(t("results.error.unknown", L))
+    stop_with(t("results.error.no_token", L))
+
+
+def fingerprint(responses) -> str:
+    text = json.dumps([response_to_dict(r) for r in responses], sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def series_name(side: str | None, count: int) -> str:
+    label = t(f"common.side.{side}", L) if side else t("results.everyone", L)
+    return f"{label} ({count})"
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def chart_specs(_responses, _band_responses, token: str, language: str, extensions: tuple[str, ...],
+                answers: str, band_answers: str) -> dict[str, dict]:
+    """Vega-Lite specs of the radar and the heatmaps (keyed by the fingerprints, not the objects)."""
+    groups = by_side(_responses)
+    series = {series_name(None, len(_responses)): principle_scores(fw, _responses)}
+    if all(groups[side] for side in SIDES):
+        for side in SIDES:
+            series[series_name(side, len(groups[side]))] = principle_scores(fw, groups[side])
+    band = None
+    if _band_responses:
+        by_unit: dict[tuple, list] = {}
+        for response in _band_responses:
+            by_unit.setdefault((response.unit, response.year, response.case), []).append(response)
+        band = charts.quartile_band(fw, [principle_scores(fw, rs) for rs in by_unit.values()])
+    specs = {"radar": charts.radar_chart(fw, series, language, band=band).to_dict()}
+    specs["heatmap"] = charts.level_heatmap(fw, step_levels(fw, _responses), language, extensions).to_dict()
+    for side in SIDES:
+        if groups[side]:
+            specs[f"heatmap:{side}"] = charts.level_heatmap(fw, step_levels(fw, groups[side]), language,
+                                                            extensions).to_dict()
+    return specs
+
+
+def image_download(column, spec: dict, name: str, fmt: str) -> None:
+    def render() -> bytes | str:
+        import vl_convert as vlc  # only when the button is pressed
+
+        text = json.dumps(spec)
+        return vlc.vegalite_to_png(text, scale=2) if fmt == "png" else vlc.vegalite_to_svg(text)
+
+    column.download_button(f"{t(f'results.download.{name}', L)} ({fmt.upper()})", render,
+                           file_name=f"{file_stem}-{name}.{fmt}",
+                           mime="image/png" if fmt == "png" else "image/svg+xml", key=f"dl:{name}:{fmt}",
+                           on_click="ignore", icon="🖼️")
+
+
+# --- header ------------------------------------------------------------------------------
+
+assessment = load_assessment()
+responses = store.responses_for(assessment.token)
+groups = by_side(responses)
+extensions = tuple(assessment.extensions)
+case = f" – {assessment.case}" if assessment.case else ""
+file_stem = "".join(c if c.isalnum() else "-" for c in f"{assessment.unit}-{assessment.year}").strip("-").lower()
+
+st.title(t("results.title", L, unit=assessment.unit, year=assessment.year, case=case))
+counts = st.columns(3)
+counts[0].metric(t("results.respondents", L), len(responses))
+for column, side in zip(counts[1:], SIDES):
+    column.metric(t(f"common.side.{side}", L), len(groups[side]))
+share_link = app_url("", a=assessment.token, **lang_params())
+if not responses:
+    st.info(t("results.no_answers", L))
+    st.code(share_link, language=None)
+    st.stop()
+
+# --- charts ------------------------------------------------------------------------------
+
+compare = st.toggle(t("results.compare", L, year=assessment.year), key="results:compare",
+                    help=t("results.compare.help", L))
+band_responses = []
+if compare:
+    band_responses = [r for r in store.responses_where(years=[assessment.year])
+                      if (r.unit, r.case) != (assessment.unit, assessment.case)]
+specs = chart_specs(responses, band_responses, assessment.token, L, extensions,
+                    fingerprint(responses), fingerprint(band_responses) if band_responses else "")
+
+scores = principle_scores(fw, responses)
+side_scores = {side: principle_scores(fw, groups[side]) for side in SIDES}
+radar_column, table_column = st.columns([1, 1], gap="large")
+with radar_column:
+    st.subheader(t("results.radar", L))
+    st.vega_lite_chart(specs["radar"], theme=None, width="content")
+    if compare:
+        st.caption(t("results.compare.legend", L) if band_responses else t("results.compare.none", L))
+with table_column:
+    st.subheader(t("results.scores", L))
+    st.caption(t("results.scores.help", L, scale_max=fw.scale.max))
+    rows = []
+    for principle, score in zip(fw.principles, scores):
+        row = {t("results.col.principle", L): principle.name(L), t("results.col.score", L): score.score}
+        for side in SIDES:
+            if groups[side]:
+                row[t(f"common.side.{side}", L)] = side_scores[side][fw.principles.index(principle)].score
+        row[t("results.col.answered", L)] = score.answered
+        row[t("results.col.dont_know", L)] = score.dont_know
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={name: st.column_config.NumberColumn(format="%.0f")
+                                for name in [t("results.col.score", L), *[t(f"common.side.{s}", L) for s in SIDES]]})
+
+st.subheader(t("results.heatmap", L))
+st.caption(t("results.heatmap.help", L))
+tab_names = [t("results.everyone", L)] + [t(f"common.side.{side}", L) for side in SIDES if groups[side]]
+tabs = st.tabs(tab_names)
+with tabs[0]:
+    st.vega_lite_chart(specs["heatmap"], theme=None, width="content")
+for tab, side in zip(tabs[1:], [side for side in SIDES if groups[side]]):
+    with tab:
+        st.vega_lite_chart(specs[f"heatmap:{side}"], theme=None, width="content")
+
+# --- advice ------------------------------------------------------------------------------
+
+st.subheader(t("results.advice", L))
+levels = step_levels(fw, responses)
+for item, tip in zip(levels, advice(fw, levels, extensions)):
+    step = fw.step_by_id[item.step_id]
+    reached = t("q.level.none", L) if item.level_id == NO_LEVEL else fw.level_by_id[item.level_id].name(L)
+    lines = [f"**{step.name(L)}** – {t('results.advice.reached', L, level=reached, answered=item.answered)}"]
+    if tip.next_level is None:
+        lines.append(t("results.advice.top", L))
+    else:
+        lines.append(t("results.advice.next", L, level=fw.level_by_id[tip.next_level].name(L)))
+        lines += [f"- **{tool.name(L)}**: {tool.description(L)}" for tool in tip.tools]
+    st.markdown("\n".join(lines))
+
+# --- statements and gaps -----------------------------------------------------------------
+
+st.subheader(t("results.statements", L))
+statement_rows = []
+side_statements = {side: {s.key: s for s in statement_scores(fw, groups[side])} for side in SIDES}
+for score in statement_scores(fw, responses):
+    principle, statement = fw.statement_by_key[score.key]
+    row = {t("results.col.principle", L): principle.name(L), t("results.col.statement", L): statement.text(L),
+           t("results.col.score", L): score.score}
+    for side in SIDES:
+        if groups[side]:
+            row[t(f"common.side.{side}", L)] = side_statements[side][score.key].score
+    row[t("results.col.answered", L)] = score.answered
+    row[t("results.col.dont_know", L)] = score.dont_know
+    statement_rows.append(row)
+st.dataframe(pd.DataFrame(statement_rows), hide_index=True, width="stretch",
+             column_config={name: st.column_config.NumberColumn(format="%.0f")
+                            for name in [t("results.col.score", L), *[t(f"common.side.{s}", L) for s in SIDES]]})
+
+st.subheader(t("results.gaps", L))
+if all(groups[side] for side in SIDES):
+    st.caption(t("results.gaps.help", L))
+    gap_rows = []
+    for gap in gap_table(fw, responses):
+        if gap.difference is None:
+            continue
+        if gap.kind == "statement":
+            what = fw.statement_by_key[gap.key][1].text(L)
+        else:
+            what = fw.step_by_id[gap.key].name(L)
+        gap_rows.append({t("results.col.kind", L): t(f"results.gap.{gap.kind}", L), t("results.col.what", L): what,
+                         t("common.side.public", L): gap.public, t("common.side.civil_society", L): gap.civil_society,
+                         t("results.col.difference", L): gap.difference})
+    st.dataframe(pd.DataFrame(gap_rows[:10]), hide_index=True, width="stretch",
+                 column_config={name: st.column_config.NumberColumn(format="%+.0f" if name == t("results.col.difference", L) else "%.0f")
+                                for name in [t("common.side.public", L), t("common.side.civil_society", L),
+                                             t("results.col.difference", L)]})
+else:
+    st.info(t("results.gaps.one_side", L))
+
+# --- downloads ---------------------------------------------------------------------------
+
+st.subheader(t("results.downloads", L))
+answers_column, radar_dl, heatmap_dl = st.columns(3)
+answers_column.download_button(
+    t("results.download.yaml", L), lambda: "".join("---\n" + dump_response(r) for r in responses),
+    file_name=f"{file_stem}-responses.yaml", mime="application/yaml", key="dl:yaml", on_click="ignore", icon="📄")
+answers_column.download_button(
+    t("results.download.json", L), lambda: json.dumps([response_to_dict(r) for r in responses],
+                                                      ensure_ascii=False, indent=2),
+    file_name=f"{file_stem}-responses.json", mime="application/json", key="dl:json", on_click="ignore", icon="📄")
+for fmt in ("png", "svg"):
+    image_download(radar_dl, specs["radar"], "radar", fmt)
+    image_download(heatmap_dl, specs["heatmap"], "heatmap", fmt)
+st.caption(t("results.share", L))
+st.code(share_link, language=None)

@@ -1,0 +1,297 @@
+"""Charts of scores and levels, as Altair (Vega-Lite) specifications; no streamlit.
+
+Vega-Lite has no polar line chart, so the radar is drawn in plain x/y: each
+principle is a spoke at a fixed angle and a score of s (0-100) sits at radius s
+on it. The data helpers (`radar_data`, `heatmap_data`) return the computed
+frames, so the geometry can be tested without rendering anything.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+from .framework import Framework
+from .responses import NO_LEVEL
+from .scoring import PrincipleScore, StepLevel
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common
+# colour-vision deficiency. Black is left out: it is used for text.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+BAND_COLOUR = "#999999"
+GRID_COLOUR = "#d0d0d0"
+MAX_RADIUS = 100.0
+LABEL_RADIUS = 122.0
+VIEW_RADIUS = 150.0  # half the x/y domain: leaves room for the axis labels
+SIZE = 440
+
+_LABELS = {
+    "series": {"sv": "Serie", "en": "Series"},
+    "principle": {"sv": "Princip", "en": "Principle"},
+    "score": {"sv": "Poäng (0-100)", "en": "Score (0-100)"},
+    "answered": {"sv": "Besvarade", "en": "Answered"},
+    "dont_know": {"sv": "Vet ej", "en": "Don't know"},
+    "band": {"sv": "Jämförelse (kvartiler)", "en": "Comparison (quartiles)"},
+    "median": {"sv": "Median", "en": "Median"},
+    "q1": {"sv": "Nedre kvartil", "en": "Lower quartile"},
+    "q3": {"sv": "Övre kvartil", "en": "Upper quartile"},
+    "step": {"sv": "Steg", "en": "Step"},
+    "level": {"sv": "Nivå", "en": "Level"},
+    "reached": {"sv": "Har nått nivån", "en": "Reached this level"},
+    "respondents": {"sv": "Svarande", "en": "Respondents"},
+    "share": {"sv": "Andel", "en": "Share"},
+}
+
+
+def _label(key: str, lang: str) -> str:
+    return _LABELS[key]["en" if lang == "en" else "sv"]
+
+
+# --- Radar ---------------------------------------------------------------------
+
+def axis_angles(fw: Framework) -> list[float]:
+    """Angle (radians, maths convention) of each principle's spoke: first at the top, clockwise."""
+    n = len(fw.principles)
+    return [math.pi / 2 - 2 * math.pi * i / n for i in range(n)]
+
+
+def polar(radius: float, angle: float) -> tuple[float, float]:
+    # Rounded so that tests and the JSON spec see clean numbers.
+    return round(radius * math.cos(angle), 6), round(radius * math.sin(angle), 6)
+
+
+def grid_steps(fw: Framework) -> list[float]:
+    """Radii of the concentric gridlines: each scale value as a score (0..max -> 0..100)."""
+    return [round(v / fw.scale.max * 100, 6) for v in fw.scale.values if v / fw.scale.max * 100 >= 0]
+
+
+def radar_data(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str) -> pd.DataFrame:
+    """One row per (series, principle) with the point's x/y; no score plots at the centre."""
+    angles = axis_angles(fw)
+    rows = []
+    for name, scores in series.items():
+        by_id = {s.principle_id: s for s in scores}
+        for order, (principle, angle) in enumerate(zip(fw.principles, angles)):
+            item = by_id.get(principle.id)
+            score = item.score if item else None
+            x, y = polar(score or 0.0, angle)
+            rows.append({
+                "series": name, "principle_id": principle.id, "principle": principle.name(lang),
+                "order": order, "score": score, "radius": score or 0.0, "x": x, "y": y,
+                "answered": item.answered if item else 0, "dont_know": item.dont_know if item else 0,
+            })
+    return pd.DataFrame(rows, columns=["series", "principle_id", "principle", "order", "score", "radius",
+                                       "x", "y", "answered", "dont_know"])
+
+
+def radar_axes(fw: Framework, lang: str) -> pd.DataFrame:
+    """Spokes (centre to 100) and where each principle's name is written."""
+    rows = []
+    for principle, angle in zip(fw.principles, axis_angles(fw)):
+        x2, y2 = polar(MAX_RADIUS, angle)
+        lx, ly = polar(LABEL_RADIUS, angle)
+        cos = math.cos(angle)
+        align = "center" if abs(cos) < 0.2 else ("left" if cos > 0 else "right")
+        rows.append({"principle_id": principle.id, "label": _wrap(principle.name(lang)),
+                     "x": 0.0, "y": 0.0, "x2": x2, "y2": y2, "lx": lx, "ly": ly, "align": align})
+    return pd.DataFrame(rows)
+
+
+def radar_grid(fw: Framework) -> pd.DataFrame:
+    """Concentric polygons (not circles: straight edges read better between spokes)."""
+    angles = axis_angles(fw)
+    rows = []
+    for radius in grid_steps(fw):
+        if radius <= 0:
+            continue
+        for order, angle in enumerate(angles):
+            x, y = polar(radius, angle)
+            rows.append({"ring": radius, "order": order, "x": x, "y": y})
+    return pd.DataFrame(rows)
+
+
+def band_data(fw: Framework, band: Mapping[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The quartile band as one ring-shaped path, and the median polygon.
+
+    The ring runs round the upper quartiles clockwise and back round the lower
+    quartiles anticlockwise; with the non-zero fill rule the inside stays empty.
+    """
+    angles = axis_angles(fw)
+    quartiles = [(p, angle, band.get(p.id)) for p, angle in zip(fw.principles, angles)]
+    quartiles = [(p, angle, q) for p, angle, q in quartiles if q is not None]
+    if not quartiles:
+        return pd.DataFrame(columns=["order", "x", "y"]), pd.DataFrame(columns=["order", "x", "y"])
+    outer = [polar(q[2], angle) for _p, angle, q in quartiles]
+    inner = [polar(q[0], angle) for _p, angle, q in quartiles]
+    path = outer + [outer[0]] + [inner[0]] + inner[:0:-1] + [inner[0], outer[0]]
+    ring = pd.DataFrame([{"order": i, "x": x, "y": y} for i, (x, y) in enumerate(path)])
+    medians = []
+    for i, (p, angle, q) in enumerate(quartiles):
+        x, y = polar(q[1], angle)
+        medians.append({"order": i, "x": x, "y": y, "principle": p.name("en"), "q1": q[0],
+                        "median": q[1], "q3": q[2]})
+    return ring, pd.DataFrame(medians)
+
+
+def quartile_band(fw: Framework, groups: Sequence[Sequence[PrincipleScore]]) -> dict[str, tuple[float, float, float]]:
+    """Per principle, (lower quartile, median, upper quartile) of the groups' scores.
+
+    Used to draw how a set of other assessments spread behind one radar.
+    Principles with no score in any group are left out.
+    """
+    band: dict[str, tuple[float, float, float]] = {}
+    for principle in fw.principles:
+        values = sorted(s.score for scores in groups for s in scores
+                        if s.principle_id == principle.id and s.score is not None)
+        if not values:
+            continue
+        if len(values) == 1:
+            band[principle.id] = (values[0], values[0], values[0])
+            continue
+        q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        band[principle.id] = (round(q1, 1), round(q2, 1), round(q3, 1))
+    return band
+
+
+def _wrap(text: str, width: int = 16) -> list[str]:
+    """Split a long axis label over lines (Vega draws a list as several lines)."""
+    words, lines, current = text.split(), [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    lines.append(current)
+    return lines
+
+
+def _xy(field_x: str = "x", field_y: str = "y") -> dict:
+    scale = alt.Scale(domain=[-VIEW_RADIUS, VIEW_RADIUS], nice=False, zero=False)
+    return {"x": alt.X(f"{field_x}:Q", scale=scale, axis=None),
+            "y": alt.Y(f"{field_y}:Q", scale=scale, axis=None)}
+
+
+def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str,
+                band: Mapping[str, tuple[float, float, float]] | None = None) -> alt.LayerChart:
+    """Radar of principle scores: one closed polygon per series, optional quartile band behind."""
+    names = list(series)
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=names, range=list(PALETTE[:len(names)])),
+                       legend=alt.Legend(orient="bottom", direction="horizontal", labelLimit=260))
+    layers: list[alt.Chart] = []
+
+    grid = radar_grid(fw)
+    layers.append(alt.Chart(grid).mark_line(interpolate="linear-closed", color=GRID_COLOUR, strokeWidth=1)
+                  .encode(**_xy(), detail="ring:N", order="order:Q"))
+    ticks = pd.DataFrame([{"x": 3.0, "y": r, "text": f"{r:g}"} for r in grid_steps(fw) if r > 0])
+    layers.append(alt.Chart(ticks).mark_text(align="left", baseline="bottom", dx=2, fontSize=10, color="#777")
+                  .encode(**_xy(), text="text:N"))
+
+    if band:
+        ring, medians = band_data(fw, band)
+        if not ring.empty:
+            layers.append(alt.Chart(ring).mark_line(interpolate="linear", filled=True, fill=BAND_COLOUR,
+                                                    fillOpacity=0.25, strokeOpacity=0)
+                          .encode(**_xy(), order="order:Q"))
+            layers.append(alt.Chart(medians).mark_line(interpolate="linear-closed", color="#555",
+                                                       strokeDash=[5, 4], strokeWidth=1.5)
+                          .encode(**_xy(), order="order:Q"))
+
+    axes = radar_axes(fw, lang)
+    layers.append(alt.Chart(axes).mark_rule(color=GRID_COLOUR).encode(**_xy(), x2="x2:Q", y2="y2:Q"))
+    for align in ("left", "right", "center"):
+        part = axes[axes["align"] == align]
+        if part.empty:
+            continue
+        layers.append(alt.Chart(part).mark_text(align=align, baseline="middle", fontSize=12, fontWeight="bold")
+                      .encode(**_xy("lx", "ly"), text="label"))
+
+    data = radar_data(fw, series, lang)
+    if not data.empty:
+        tooltip = [alt.Tooltip("series:N", title=_label("series", lang)),
+                   alt.Tooltip("principle:N", title=_label("principle", lang)),
+                   alt.Tooltip("score:Q", title=_label("score", lang), format=".0f"),
+                   alt.Tooltip("answered:Q", title=_label("answered", lang)),
+                   alt.Tooltip("dont_know:Q", title=_label("dont_know", lang))]
+        base = alt.Chart(data)
+        layers.append(base.mark_line(interpolate="linear-closed", filled=True, fillOpacity=0.12,
+                                     strokeWidth=2.5)
+                      .encode(**_xy(), order="order:Q", color=colour, fill=colour, stroke=colour))
+        layers.append(base.mark_point(filled=True, size=70, opacity=1)
+                      .encode(**_xy(), color=colour, tooltip=tooltip))
+
+    return alt.layer(*layers).properties(width=SIZE, height=SIZE).configure_view(stroke=None)
+
+
+# --- Level heatmap -------------------------------------------------------------
+
+def heatmap_data(fw: Framework, levels: Sequence[StepLevel], lang: str,
+                 extensions: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (step, active level): how many respondents reached at least that level.
+
+    Reaching a level implies the ones below it (partnership includes dialogue),
+    so a cell counts everyone whose answer ranks at or above it: the fill is cumulative.
+    """
+    active = fw.active_levels(extensions)
+    known = {lv.id for lv in fw.levels} | {NO_LEVEL}
+    by_step = {item.step_id: item for item in levels}
+    rows = []
+    for step_order, step in enumerate(fw.steps):
+        item = by_step.get(step.id)
+        answered = item.answered if item else 0
+        distribution = item.distribution if item else {}
+        reached_level = item.level_id if item else NO_LEVEL
+        reached_rank = fw.level_rank(reached_level) if reached_level in known else 0
+        several = answered > 1
+        for level_order, level in enumerate(active):
+            rank = fw.level_rank(level.id)
+            count = sum(n for lid, n in distribution.items() if lid in known and fw.level_rank(lid) >= rank)
+            share = count / answered if answered else 0.0
+            is_reached = level.id == reached_level
+            if several:
+                text = f"{count}/{answered}" + (" ✓" if is_reached else "") if count else ""
+            else:
+                text = "✓" if is_reached else ""
+            rows.append({
+                "step_id": step.id, "step": step.name(lang), "step_order": step_order,
+                "level_id": level.id, "level": level.name(lang), "level_order": level_order,
+                "count": count, "answered": answered, "share": round(share, 4),
+                "filled": rank <= reached_rank and answered > 0, "reached": is_reached, "text": text,
+            })
+    return pd.DataFrame(rows)
+
+
+def level_heatmap(fw: Framework, levels: Sequence[StepLevel], lang: str,
+                  extensions: Sequence[str] = ()) -> alt.LayerChart:
+    """Steps (rows) by levels (columns); cells shaded up to the level reached."""
+    data = heatmap_data(fw, levels, lang, extensions)
+    step_names = [s.name(lang) for s in fw.steps]
+    level_names = [lv.name(lang) for lv in fw.active_levels(extensions)]
+    x = alt.X("level:N", sort=level_names, title=None,
+              axis=alt.Axis(orient="top", labelAngle=0, labelFontSize=12, labelFontWeight="bold",
+                            labelLimit=160, domain=False, ticks=False))
+    y = alt.Y("step:N", sort=step_names, title=None,
+              axis=alt.Axis(labelFontSize=12, labelLimit=200, domain=False, ticks=False))
+    tooltip = [alt.Tooltip("step:N", title=_label("step", lang)),
+               alt.Tooltip("level:N", title=_label("level", lang)),
+               alt.Tooltip("count:Q", title=_label("reached", lang)),
+               alt.Tooltip("answered:Q", title=_label("respondents", lang)),
+               alt.Tooltip("share:Q", title=_label("share", lang), format=".0%")]
+    base = alt.Chart(data).encode(x=x, y=y)
+    background = base.mark_rect(color="#f2f2f2", stroke="white", strokeWidth=2)
+    # Opacity by the share of respondents who got this far: 1 respondent -> 0 or 1.
+    filled = base.transform_filter("datum.count > 0").mark_rect(color=PALETTE[0], stroke="white", strokeWidth=2) \
+        .encode(opacity=alt.Opacity("share:Q", scale=alt.Scale(domain=[0, 1], range=[0.15, 1]), legend=None),
+                tooltip=tooltip)
+    text = base.mark_text(fontSize=13).encode(
+        text="text:N",
+        color=alt.condition("datum.share > 0.55", alt.value("white"), alt.value("#222")),
+        tooltip=tooltip)
+    width = max(120 * len(level_names), 360)
+    return (alt.layer(background, filled, text)
+            .properties(width=width, height=44 * len(step_names))
+            .configure_view(stroke=None))

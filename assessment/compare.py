@@ -1,0 +1,605 @@
+"""Comparison across units and years: scores per unit, region quartiles, rankings,
+levels reached per step, trends. Filterable by side.
+
+Two layers:
+- ``Aggregates``: per (unit, year, side) the sums that principle scores and step
+  levels are made of. Built from the database (``load_aggregates``) or from
+  ``Response`` objects (``aggregate_responses``); both give the same numbers.
+- pure functions over Aggregates with the semantics of ``scoring`` (pooled
+  ratings, 'dont_know' left out, score = mean / scale max * 100, rounded to 0.1;
+  a group's step level = median_low of the respondents' level ranks).
+
+Speed: raw ratings (millions of rows) are summed once per assessment into small
+summary tables (``cmp_*``), refreshed lazily when an assessment's responses change
+(fingerprint: count, id sum and last update of its responses; a save always bumps
+``responses.updated_at``). A comparison then reads a few thousand summary rows.
+Several cases of one unit and year are pooled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from statistics import median, quantiles
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from . import db as dbmod
+from .framework import Framework
+from .responses import DONT_KNOW, NO_LEVEL, Response
+from .scoring import PrincipleScore
+from .storage import assessments, ratings, responses, step_answers
+from .storage import units as unit_table
+
+SIDES = ("public", "civil_society")
+# Responses updated this recently may belong to transactions not yet visible to a
+# refresh (PostgreSQL): such assessments are re-summed until they are this old.
+SETTLE = timedelta(seconds=10)
+REFRESH_BATCH = 400  # assessments per summary query
+
+# --- summary tables (derived data: safe to drop, rebuilt on demand) ---------------------------
+
+_fk = dict(ondelete="CASCADE")
+summary_state = sa.Table(
+    "cmp_state", dbmod.metadata,
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
+    sa.Column("fingerprint", sa.String(200), nullable=False),  # responses' count:id sum:last update
+    sa.Column("framework", sa.String(40), nullable=False),  # hash of the statement and step ids summed
+    sa.Column("settled", sa.Boolean(create_constraint=False), nullable=False),
+)
+summary_sides = sa.Table(
+    "cmp_sides", dbmod.metadata,
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
+    sa.Column("side", sa.String(20), primary_key=True),
+    sa.Column("respondents", sa.Integer, nullable=False),
+)
+summary_principles = sa.Table(
+    "cmp_principles", dbmod.metadata,
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
+    sa.Column("side", sa.String(20), primary_key=True),
+    sa.Column("principle_id", sa.String(128), primary_key=True),
+    sa.Column("answered", sa.Integer, nullable=False),
+    sa.Column("value_sum", sa.Integer, nullable=False),
+    sa.Column("dont_know", sa.Integer, nullable=False),
+)
+summary_steps = sa.Table(
+    "cmp_steps", dbmod.metadata,
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
+    sa.Column("side", sa.String(20), primary_key=True),
+    sa.Column("step_id", sa.String(128), primary_key=True),
+    sa.Column("level", sa.String(128), primary_key=True),
+    sa.Column("respondents", sa.Integer, nullable=False),
+)
+SUMMARY_TABLES = (summary_sides, summary_principles, summary_steps, summary_state)
+
+
+# --- aggregates -------------------------------------------------------------------------------
+
+Key = tuple[str, int, str]  # (unit, year, side)
+
+
+@dataclass
+class Aggregates:
+    """Sums per (unit, year, side); what every comparison statistic is computed from."""
+
+    # (unit, year, side) -> principle id -> [answered, value_sum, dont_know]
+    principles: dict[Key, dict[str, list[int]]] = field(default_factory=dict)
+    respondents: dict[Key, int] = field(default_factory=dict)
+    # (unit, year, side) -> step id -> level id (or 'none') -> respondents
+    steps: dict[Key, dict[str, dict[str, int]]] = field(default_factory=dict)
+    unit_info: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # name -> (kind, region)
+    side: str | None = None  # default side filter of the functions below
+
+    @property
+    def units(self) -> list[str]:
+        return sorted({k[0] for k in self.respondents})
+
+    @property
+    def years(self) -> list[int]:
+        return sorted({k[1] for k in self.respondents})
+
+    def units_in(self, year: int, side: str | None = None) -> list[str]:
+        sides = _sides(side)
+        return sorted({u for (u, y, s), n in self.respondents.items() if y == year and s in sides and n})
+
+
+def _sides(side: str | None) -> tuple[str, ...]:
+    if side is None:
+        return SIDES
+    if side not in SIDES:
+        raise ValueError(f"unknown side {side!r} (use public, civil_society or none for both)")
+    return (side,)
+
+
+def aggregate_responses(fw: Framework, items: Iterable[Response], side: str | None = None,
+                        unit_info: Mapping[str, tuple[str, str | None]] | None = None) -> Aggregates:
+    """Aggregates from Response objects (same numbers as the database path)."""
+    principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
+    steps_known = set(fw.step_by_id)
+    agg = Aggregates(side=side, unit_info=dict(unit_info or {}))
+    for r in items:
+        key = (r.unit, r.year, r.side)
+        agg.respondents[key] = agg.respondents.get(key, 0) + 1
+        sums = agg.principles.setdefault(key, {})
+        for statement, value in r.ratings.items():
+            pid = principle_of.get(statement)
+            if pid is None:
+                continue
+            acc = sums.setdefault(pid, [0, 0, 0])
+            if value == DONT_KNOW:
+                acc[2] += 1
+            else:
+                acc[0] += 1
+                acc[1] += value
+        levels = agg.steps.setdefault(key, {})
+        for step_id, answer in r.steps.items():
+            if step_id in steps_known:
+                counts = levels.setdefault(step_id, {})
+                counts[answer.level] = counts.get(answer.level, 0) + 1
+        agg.unit_info.setdefault(r.unit, ("municipality", None))
+    return agg
+
+
+def _pooled(agg: Aggregates, unit: str, year: int, side: str | None):
+    """(respondents, {pid: [answered, sum, dont_know]}) over the chosen sides."""
+    n = 0
+    sums: dict[str, list[int]] = {}
+    for s in _sides(side):
+        key = (unit, year, s)
+        n += agg.respondents.get(key, 0)
+        for pid, (a, v, d) in agg.principles.get(key, {}).items():
+            acc = sums.setdefault(pid, [0, 0, 0])
+            acc[0] += a
+            acc[1] += v
+            acc[2] += d
+    return n, sums
+
+
+_UNSET: Any = object()
+
+
+def unit_scores(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET) -> dict[str, list[PrincipleScore]]:
+    """Per unit with respondents that year: scoring.principle_scores of its pooled responses."""
+    side = agg.side if side is _UNSET else side
+    scale_max = fw.scale.max
+    out = {}
+    for unit in agg.units_in(year, side):
+        n, sums = _pooled(agg, unit, year, side)
+        scores = []
+        for p in fw.principles:
+            answered, total, dont_know = sums.get(p.id, (0, 0, 0))
+            score = round(total / answered / scale_max * 100, 1) if answered else None
+            statements = len(p.statements)
+            scores.append(PrincipleScore(p.id, score, answered, dont_know,
+                                         n * statements - answered - dont_know, statements))
+        out[unit] = scores
+    return out
+
+
+# --- statistics over units (pure) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Band:
+    """Distribution of units' scores for one principle (units without a score left out)."""
+
+    q1: float | None
+    median: float | None
+    q3: float | None
+    n: int
+    min: float | None = None
+    max: float | None = None
+
+
+def band_of(values: Sequence[float]) -> Band:
+    """Quartiles by statistics.quantiles(method='inclusive') (= numpy 'linear', Excel QUARTILE.INC)."""
+    values = sorted(values)
+    if not values:
+        return Band(None, None, None, 0)
+    if len(values) == 1:
+        v = values[0]
+        return Band(v, v, v, 1, v, v)
+    q1, q2, q3 = quantiles(values, n=4, method="inclusive")
+    r = lambda x: round(x, 2)  # noqa: E731 - scores have one decimal; keep quartiles readable
+    return Band(r(q1), r(q2), r(q3), len(values), values[0], values[-1])
+
+
+def region_stats(fw: Framework, scores: Mapping[str, Sequence[PrincipleScore]]) -> dict[str, Band]:
+    out = {}
+    for p in fw.principles:
+        values = [s.score for unit_scores_ in scores.values() for s in unit_scores_
+                  if s.principle_id == p.id and s.score is not None]
+        out[p.id] = band_of(values)
+    return out
+
+
+def band_for_radar(stats: Mapping[str, Band]) -> dict[str, tuple[float, float, float]]:
+    """{principle_id: (q1, median, q3)} for charts.radar_chart(band=...)."""
+    return {pid: (b.q1, b.median, b.q3) for pid, b in stats.items() if b.median is not None}
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int | None  # None: no score
+    unit: str
+    score: float | None
+
+
+def ranking(scores: Mapping[str, Sequence[PrincipleScore]], principle_id: str) -> list[RankRow]:
+    """Highest score first; equal scores share the best rank (1, 2, 2, 4), listed by name."""
+    pairs = []
+    for unit, items in scores.items():
+        found = next((s.score for s in items if s.principle_id == principle_id), None)
+        pairs.append((unit, found))
+    scored = sorted((p for p in pairs if p[1] is not None), key=lambda p: (-p[1], p[0]))
+    rows: list[RankRow] = []
+    for i, (unit, score) in enumerate(scored):
+        rank = rows[-1].rank if rows and rows[-1].score == score else i + 1
+        rows.append(RankRow(rank, unit, score))
+    rows += [RankRow(None, unit, None) for unit, score in sorted(pairs) if score is None]
+    return rows
+
+
+def rankings(fw: Framework, scores: Mapping[str, Sequence[PrincipleScore]]) -> dict[str, list[RankRow]]:
+    return {p.id: ranking(scores, p.id) for p in fw.principles}
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    unit: str
+    step_id: str
+    level_id: str  # level reached (median_low of the respondents), or 'none'
+    rank: int  # 0 for 'none', 1 for the first level ...
+    answered: int
+    distribution: dict[str, int] = field(default_factory=dict)
+
+
+def heatmap(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET) -> list[HeatCell]:
+    """Level reached per unit and step (as scoring.step_levels), units by name, steps in order."""
+    side = agg.side if side is _UNSET else side
+    order = [NO_LEVEL] + [lv.id for lv in fw.levels]
+    cells = []
+    for unit in agg.units_in(year, side):
+        merged: dict[str, Counter] = defaultdict(Counter)
+        for s in _sides(side):
+            for step_id, counts in agg.steps.get((unit, year, s), {}).items():
+                merged[step_id].update(counts)
+        for step in fw.steps:
+            counts = merged.get(step.id)
+            if not counts:
+                continue
+            ranks = sorted((fw.level_rank(level), n) for level, n in counts.items() if level in order)
+            level, rank = NO_LEVEL, 0
+            total = sum(n for _r, n in ranks)
+            if total:
+                # median_low of the expanded ranks: the element at (total - 1) // 2.
+                target, seen = (total - 1) // 2, 0
+                for r, n in ranks:
+                    seen += n
+                    if seen > target:
+                        rank, level = r, order[r]
+                        break
+            cells.append(HeatCell(unit, step.id, level, rank, sum(counts.values()), dict(counts)))
+    return cells
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    unit: str  # or 'median' for the region's median
+    principle_id: str
+    year: int
+    score: float | None
+
+
+def trends(fw: Framework, agg: Aggregates, side: str | None = _UNSET) -> list[TrendPoint]:
+    """A point per unit, principle and year with respondents (score None if nothing rated)."""
+    side = agg.side if side is _UNSET else side
+    out = []
+    for year in agg.years:
+        for unit, scores in unit_scores(fw, agg, year, side).items():
+            out += [TrendPoint(unit, s.principle_id, year, s.score) for s in scores]
+    return sorted(out, key=lambda p: (p.unit, p.principle_id, p.year))
+
+
+def region_trend(fw: Framework, agg: Aggregates, side: str | None = _UNSET) -> list[TrendPoint]:
+    """The median of the units' scores per principle and year (unit = 'median')."""
+    side = agg.side if side is _UNSET else side
+    out = []
+    for year in agg.years:
+        stats = region_stats(fw, unit_scores(fw, agg, year, side))
+        out += [TrendPoint("median", pid, year, band.median) for pid, band in stats.items()]
+    return sorted(out, key=lambda p: (p.principle_id, p.year))
+
+
+def trend_change(points: Iterable[TrendPoint], principle_id: str, unit: str) -> float | None:
+    """Last minus first scored year of one unit and principle (None with fewer than two)."""
+    series = sorted((p.year, p.score) for p in points
+                    if p.unit == unit and p.principle_id == principle_id and p.score is not None)
+    if len(series) < 2:
+        return None
+    return round(series[-1][1] - series[0][1], 1)
+
+
+# --- the database path -------------------------------------------------------------------------
+
+def engine_of(db: Any) -> sa.Engine:
+    """Accept a storage.Store (anything with .engine) or an Engine."""
+    return getattr(db, "engine", db)
+
+
+def framework_hash(fw: Framework) -> str:
+    ids = "|".join(sorted(fw.statement_by_key)) + "#" + "|".join(s.id for s in fw.steps)
+    return hashlib.sha1(ids.encode()).hexdigest()
+
+
+def _filters(unit_names: Sequence[str] | None, years: Sequence[int] | None, region: str | None) -> list:
+    where = []
+    if unit_names is not None:
+        where.append(unit_table.c.name.in_(list(unit_names)))
+    if years is not None:
+        where.append(assessments.c.year.in_(list(years)))
+    if region is not None:
+        where.append(unit_table.c.region == region)
+    return where
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite without type information
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, datetime | None]]:
+    """Per assessment: 'count:id sum:last update' of its responses, and that last update."""
+    query = (sa.select(assessments.c.id, sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
+                       sa.func.max(responses.c.updated_at))
+             .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
+                          .outerjoin(responses, responses.c.assessment_id == assessments.c.id))
+             .where(*where).group_by(assessments.c.id))
+    out = {}
+    for aid, count, id_sum, last in conn.execute(query):
+        last = _aware(last)
+        out[aid] = (f"{count}:{id_sum or 0}:{last.isoformat() if last else '-'}", last)
+    return out
+
+
+_state_lock = threading.Lock()
+_known_fresh: dict[tuple, str] = {}  # (url, framework hash, filters) -> global data version
+
+
+def refresh_summaries(db: Any, fw: Framework, unit_names: Sequence[str] | None = None,
+                      years: Sequence[int] | None = None, region: str | None = None,
+                      force: bool = False) -> int:
+    """Bring the summary rows of the selected assessments up to date; returns how many were re-summed."""
+    engine = engine_of(db)
+    fw_hash = framework_hash(fw)
+    where = _filters(unit_names, years, region)
+    with engine.connect() as conn:
+        stored = {r.assessment_id: (r.fingerprint, r.framework, r.settled)
+                  for r in conn.execute(sa.select(summary_state).select_from(
+                      summary_state.join(assessments, assessments.c.id == summary_state.c.assessment_id)
+                      .join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where))}
+        current = _fingerprints(conn, where)
+    stale = [aid for aid, (fp, _last) in current.items()
+             if force or stored.get(aid) is None or stored[aid][0] != fp or stored[aid][1] != fw_hash
+             or not stored[aid][2]]
+    if not stale:
+        return 0
+    principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
+    steps_known = set(fw.step_by_id)
+    with dbmod.writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x636D7073})
+        for start in range(0, len(stale), REFRESH_BATCH):
+            _resum(conn, stale[start:start + REFRESH_BATCH], principle_of, steps_known, fw_hash)
+    return len(stale)
+
+
+def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], steps_known: set[str],
+           fw_hash: str) -> None:
+    # Fingerprint first: if a write lands between the two reads, the summary is newer than the
+    # fingerprint and the next check re-sums it again (never the other way round).
+    now = dbmod.utcnow()
+    prints = _fingerprints(conn, [assessments.c.id.in_(ids)])
+    sides = conn.execute(sa.select(responses.c.assessment_id, responses.c.side, sa.func.count())
+                         .where(responses.c.assessment_id.in_(ids))
+                         .group_by(responses.c.assessment_id, responses.c.side)).all()
+    dont_know = sa.case((ratings.c.value.is_(None), 1), else_=0)
+    rating_rows = conn.execute(
+        sa.select(responses.c.assessment_id, responses.c.side, ratings.c.statement_key,
+                  sa.func.count(ratings.c.value), sa.func.coalesce(sa.func.sum(ratings.c.value), 0),
+                  sa.func.sum(dont_know))
+        .select_from(responses.join(ratings, ratings.c.response_id == responses.c.id))
+        .where(responses.c.assessment_id.in_(ids))
+        .group_by(responses.c.assessment_id, responses.c.side, ratings.c.statement_key)).all()
+    step_rows = conn.execute(
+        sa.select(responses.c.assessment_id, responses.c.side, step_answers.c.step_id,
+                  step_answers.c.level, sa.func.count())
+        .select_from(responses.join(step_answers, step_answers.c.response_id == responses.c.id))
+        .where(responses.c.assessment_id.in_(ids))
+        .group_by(responses.c.assessment_id, responses.c.side, step_answers.c.step_id,
+                  step_answers.c.level)).all()
+
+    principle_sums: dict[tuple, list[int]] = {}
+    for aid, side, key, answered, total, dk in rating_rows:
+        pid = principle_of.get(key)
+        if pid is None:  # a statement no longer in the matrix
+            continue
+        acc = principle_sums.setdefault((aid, side, pid), [0, 0, 0])
+        acc[0] += int(answered)
+        acc[1] += int(total)
+        acc[2] += int(dk)
+    for table in SUMMARY_TABLES:
+        conn.execute(table.delete().where(table.c.assessment_id.in_(ids)))
+    inserts = (
+        (summary_sides, [{"assessment_id": a, "side": s, "respondents": int(n)} for a, s, n in sides]),
+        (summary_principles, [{"assessment_id": a, "side": s, "principle_id": p, "answered": v[0],
+                               "value_sum": v[1], "dont_know": v[2]} for (a, s, p), v in principle_sums.items()]),
+        (summary_steps, [{"assessment_id": a, "side": s, "step_id": st, "level": lv, "respondents": int(n)}
+                         for a, s, st, lv, n in step_rows if st in steps_known]),
+        (summary_state, [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
+                          "settled": last is None or last < now - SETTLE}
+                         for a, (fp, last) in prints.items()]),
+    )
+    for table, rows in inserts:
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
+def data_version(db: Any) -> tuple:
+    """Changes whenever units, assessments or responses change (for caches in the pages)."""
+    engine = engine_of(db)
+    with engine.connect() as conn:
+        r = conn.execute(sa.select(sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
+                                   sa.func.max(responses.c.updated_at))).one()
+        u = conn.execute(sa.select(sa.func.count(unit_table.c.id), sa.func.sum(unit_table.c.id),
+                                   sa.func.count(unit_table.c.region))).one()
+        a = conn.execute(sa.select(sa.func.count(assessments.c.id), sa.func.sum(assessments.c.id))).one()
+    last = _aware(r[2])
+    now = dbmod.utcnow()
+    # While answers are coming in, a slower transaction may still commit an older
+    # update time: until things settle the version changes on every call.
+    busy = now.timestamp() if last is not None and last > now - SETTLE else None
+    return (str(engine.url), int(r[0]), int(r[1] or 0), last.isoformat() if last else None,
+            *map(lambda x: int(x or 0), u), *map(lambda x: int(x or 0), a), busy)
+
+
+def unit_info(db: Any) -> dict[str, tuple[str, str | None]]:
+    """{unit name: (kind, region)} for every unit."""
+    with engine_of(db).connect() as conn:
+        return {name: (kind, region) for name, kind, region in
+                conn.execute(sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region))}
+
+
+def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
+                    years: Sequence[int] | None = None, side: str | None = None,
+                    region: str | None = None, with_steps: bool = True) -> Aggregates:
+    """Aggregates of the selected units (names), years and region, straight from the database.
+
+    `side` is stored as the default side of the functions applied to the result; the
+    sums of both sides are always loaded.
+    """
+    _sides(side)  # reject a bad side before touching the database
+    unit_names = None if units is None else sorted(set(units))
+    years = None if years is None else sorted(set(int(y) for y in years))
+    engine = engine_of(db)
+    memo_key = (str(engine.url), framework_hash(fw), tuple(unit_names or ()) if unit_names is not None else None,
+                tuple(years) if years is not None else None, region)
+    version = data_version(engine)
+    with _state_lock:
+        fresh = _known_fresh.get(memo_key) == version
+    if not fresh:
+        refresh_summaries(engine, fw, unit_names, years, region)
+        with _state_lock:
+            _known_fresh[memo_key] = version
+
+    where = _filters(unit_names, years, region)
+    base = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
+    agg = Aggregates(side=side)
+    with engine.connect() as conn:
+        for name, year, s, n in conn.execute(
+                sa.select(unit_table.c.name, assessments.c.year, summary_sides.c.side,
+                          sa.func.sum(summary_sides.c.respondents))
+                .select_from(base.join(summary_sides, summary_sides.c.assessment_id == assessments.c.id))
+                .where(*where).group_by(unit_table.c.name, assessments.c.year, summary_sides.c.side)):
+            agg.respondents[(name, year, s)] = int(n)
+        p = summary_principles
+        for name, year, s, pid, a, v, d in conn.execute(
+                sa.select(unit_table.c.name, assessments.c.year, p.c.side, p.c.principle_id,
+                          sa.func.sum(p.c.answered), sa.func.sum(p.c.value_sum), sa.func.sum(p.c.dont_know))
+                .select_from(base.join(p, p.c.assessment_id == assessments.c.id))
+                .where(*where).group_by(unit_table.c.name, assessments.c.year, p.c.side, p.c.principle_id)):
+            agg.principles.setdefault((name, year, s), {})[pid] = [int(a), int(v), int(d)]
+        if with_steps:
+            t = summary_steps
+            for name, year, s, step_id, level, n in conn.execute(
+                    sa.select(unit_table.c.name, assessments.c.year, t.c.side, t.c.step_id, t.c.level,
+                              sa.func.sum(t.c.respondents))
+                    .select_from(base.join(t, t.c.assessment_id == assessments.c.id))
+                    .where(*where).group_by(unit_table.c.name, assessments.c.year, t.c.side, t.c.step_id, t.c.level)):
+                agg.steps.setdefault((name, year, s), {}).setdefault(step_id, {})[level] = int(n)
+        query = sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region)
+        if unit_names is not None:
+            query = query.where(unit_table.c.name.in_(unit_names))
+        if region is not None:
+            query = query.where(unit_table.c.region == region)
+        agg.unit_info = {name: (kind, reg) for name, kind, reg in conn.execute(query)}
+    return agg
+
+
+def clear_cache() -> None:
+    """Forget which summaries are known to be fresh (the next load checks them all)."""
+    with _state_lock:
+        _known_fresh.clear()
+
+
+# --- everything a comparison page needs ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    units: list[str]  # units with responses in the selection (any side)
+    years: list[int]  # years with responses in the selection
+    side: str | None
+    year: int | None  # the latest selected year with responses
+    scores: dict[int, dict[str, list[PrincipleScore]]]  # year -> unit -> scores (units with answers on `side`)
+    stats: dict[int, dict[str, Band]]  # year -> principle -> band
+    rankings: dict[str, list[RankRow]]  # for `year`
+    heatmap: list[HeatCell]  # for `year`
+    trends: list[TrendPoint]
+    region_trend: list[TrendPoint]
+    unit_info: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def compare(db: Any, fw: Framework, units: Sequence[str] | None = None, years: Sequence[int] | None = None,
+            side: str | None = None, region: str | None = None) -> Comparison:
+    agg = load_aggregates(db, fw, units, years, side, region)
+    return comparison_from(fw, agg, side)
+
+
+def comparison_from(fw: Framework, agg: Aggregates, side: str | None = None) -> Comparison:
+    scores = {y: s for y in agg.years if (s := unit_scores(fw, agg, y, side))}
+    stats = {y: region_stats(fw, s) for y, s in scores.items()}
+    latest = max(scores) if scores else None
+    return Comparison(
+        units=agg.units, years=agg.years, side=side, year=latest, scores=scores, stats=stats,
+        rankings=rankings(fw, scores[latest]) if latest is not None else {},
+        heatmap=heatmap(fw, agg, latest, side) if latest is not None else [],
+        trends=[p for y in sorted(scores) for u, ss in scores[y].items()
+                for p in (TrendPoint(u, s.principle_id, y, s.score) for s in ss)],
+        region_trend=[TrendPoint("median", pid, y, b.median) for y, st in stats.items() for pid, b in st.items()],
+        unit_info=agg.unit_info,
+    )
+
+
+def comparison_table(fw: Framework, comparison: Comparison, lang: str,
+                     year: int | None = None) -> tuple[list[str], list[list]]:
+    """Unit, then per principle its score and rank; the region's quartiles as the last rows."""
+    from .i18n import t
+
+    year = comparison.year if year is None else year
+    scores = comparison.scores.get(year, {})
+    ranks = rankings(fw, scores) if year != comparison.year else comparison.rankings
+    rank_of = {pid: {row.unit: row.rank for row in rows} for pid, rows in ranks.items()}
+    header = [t("regional.col.unit", lang)]
+    for p in fw.principles:
+        header += [p.name(lang), t("regional.col.rank", lang)]
+    rows = []
+    for unit in sorted(scores):
+        row: list = [unit]
+        by_id = {s.principle_id: s.score for s in scores[unit]}
+        for p in fw.principles:
+            row += [by_id.get(p.id), rank_of.get(p.id, {}).get(unit)]
+        rows.append(row)
+    stats = comparison.stats.get(year, {})
+    for label, attr in (("regional.stat.q1", "q1"), ("regional.stat.median", "median"), ("regional.stat.q3", "q3")):
+        row = [t(label, lang)]
+        for p in fw.principles:
+            band = stats.get(p.id)
+            row += [getattr(band, attr) if band else None, None]
+        rows.append(row)
+    return header, rows

@@ -1,0 +1,89 @@
+"""Demo data: fictional units with several years of answers from both sides.
+
+Every unit's name says it is fictional, so nobody mistakes the demo for real
+results. The answers are generated from a seeded random generator around a
+per-unit profile that improves slowly over the years, so comparisons, trends and
+the gap between the two sides show something worth looking at.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .framework import Framework
+from .responses import DONT_KNOW, NO_LEVEL, Response, StepAnswer
+
+REGION = "Mellanlands län (fiktivt)"
+YEARS = (2023, 2024, 2025, 2026)
+
+
+@dataclass(frozen=True)
+class DemoUnit:
+    name: str
+    kind: str
+    base: float  # typical rating, 0..4
+    gap: float  # how much more positive the public side is than civil society
+    reach: int  # typical participation level reached (rank, 1 = information)
+
+
+DEMO_UNITS = (
+    DemoUnit("Exempelstad (fiktiv)", "municipality", 2.6, 0.8, 2),
+    DemoUnit("Sjöby kommun (fiktiv)", "municipality", 2.0, 1.2, 1),
+    DemoUnit("Skogsbygdens kommun (fiktiv)", "municipality", 3.0, 0.3, 3),
+    DemoUnit("Ängsvik kommun (fiktiv)", "municipality", 1.7, 0.6, 1),
+    DemoUnit("Region Mellanland (fiktiv)", "region", 2.3, 0.5, 2),
+)
+RESPONDENTS_PER_SIDE = 4
+ROLES = {"public": ("Tjänsteperson", "Politiker"), "civil_society": ("Föreningsordförande", "Anställd i förening")}
+
+
+def demo_responses(fw: Framework, seed: int = 2026) -> list[Response]:
+    """All demo responses, deterministic for a given framework and seed."""
+    rng = random.Random(seed)
+    core_levels = [lv.id for lv in fw.active_levels()]
+    out = []
+    for unit in DEMO_UNITS:
+        for y, year in enumerate(YEARS):
+            for side in ("public", "civil_society"):
+                lean = unit.gap / 2 if side == "public" else -unit.gap / 2
+                for i in range(RESPONDENTS_PER_SIDE):
+                    ratings: dict[str, int | str] = {}
+                    for key in fw.statement_by_key:
+                        if rng.random() < 0.06:
+                            ratings[key] = DONT_KNOW
+                            continue
+                        value = rng.gauss(unit.base + lean + 0.15 * y, 0.8)
+                        ratings[key] = max(fw.scale.min, min(fw.scale.max, round(value)))
+                    steps = {}
+                    for s, step in enumerate(fw.steps):
+                        # Participation tends to fade after the decision step.
+                        rank = unit.reach + (1 if y >= 2 and s < 3 else 0) - (1 if s >= 4 else 0)
+                        rank += rng.choice((-1, 0, 0, 1)) + (1 if side == "public" and rng.random() < 0.3 else 0)
+                        rank = max(0, min(len(core_levels), rank))
+                        level = core_levels[rank - 1] if rank else NO_LEVEL
+                        tools = []
+                        if rank:
+                            cell = fw.cell(step.id, level)
+                            tools = [t.id for t in cell.tools if rng.random() < 0.6] if cell else []
+                        steps[step.id] = StepAnswer(level=level, tools=tools)
+                    out.append(Response(
+                        unit=unit.name, year=year, side=side, role=ROLES[side][i % 2],
+                        steps=steps, ratings=ratings,
+                        comments={"general": "Fiktivt demosvar."} if i == 0 else {},
+                    ))
+    return out
+
+
+def load_demo(store, fw: Framework) -> int:
+    """Load the demo into a store unless it is already there; returns responses added."""
+    first = DEMO_UNITS[0]
+    if store.find_assessment(first.name, YEARS[0]) is not None:
+        return 0
+    for unit in DEMO_UNITS:
+        store.ensure_unit(unit.name, kind=unit.kind, region=REGION)
+    added = 0
+    for response in demo_responses(fw):
+        store.add_response(response)
+        added += 1
+    return added

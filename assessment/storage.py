@@ -1,0 +1,749 @@
+"""Core tables and the Store: units, assessments, and respondents' answers as they are given.
+
+Every save is its own short transaction and an idempotent upsert, so a respondent who
+reloads the page loses nothing and a repeated click changes nothing. Reads rebuild
+:class:`~assessment.responses.Response` objects; bulk reads (comparison across units and
+years) use one query per table, never one per response.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from . import db
+from .framework import Framework
+from .responses import DONT_KNOW, Response, StepAnswer, validate_against
+
+SIDES = ("public", "civil_society")
+UNIT_KINDS = ("municipality", "region", "organisation")
+NAME_MAX = 200
+KEY_MAX = 128
+YEAR_MIN, YEAR_MAX = 1900, 2200  # as in responses.Response
+BATCH = 2000  # responses per executemany batch in add_responses
+
+# JSONB on PostgreSQL: binary, indexable; plain JSON text on SQLite.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# The answer tables are only ever read by response: cluster them by their key on SQLite.
+ANSWER_TABLE = {"sqlite_with_rowid": False}
+
+
+def _timestamp(name: str, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+units = sa.Table(
+    "units", db.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(NAME_MAX), nullable=False, unique=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("region", sa.String(NAME_MAX)),
+    sa.CheckConstraint(sa.column("kind").in_(UNIT_KINDS), name="kind"),
+)
+
+assessments = sa.Table(
+    "assessments", db.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("case", sa.String(NAME_MAX)),
+    sa.Column("extensions", Json, nullable=False),
+    _timestamp("created_at"),
+)
+# No case is stored as NULL but compared as '': one assessment per unit, year and case.
+_case_key = sa.func.coalesce(assessments.c.case, sa.literal_column("''"))
+# Also serves lookups by unit and year.
+sa.Index("uq_assessments_unit_year_case", assessments.c.unit_id, assessments.c.year, _case_key,
+         unique=True)
+
+responses = sa.Table(
+    "responses", db.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False, unique=True),
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("side", sa.String(20), nullable=False),
+    sa.Column("role", sa.String(NAME_MAX), nullable=False, server_default=""),
+    # Set only when an imported response's levels differ from its assessment's.
+    sa.Column("extensions", Json),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    _timestamp("submitted_at", nullable=True),
+    sa.CheckConstraint(sa.column("side").in_(SIDES), name="side"),
+)
+
+step_answers = sa.Table(
+    "step_answers", db.metadata,
+    sa.Column("response_id", sa.Integer, sa.ForeignKey("responses.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("step_id", sa.String(KEY_MAX), primary_key=True),
+    sa.Column("level", sa.String(KEY_MAX), nullable=False),
+    sa.Column("tools", Json, nullable=False),
+    **ANSWER_TABLE,
+)
+
+ratings = sa.Table(
+    "ratings", db.metadata,
+    sa.Column("response_id", sa.Integer, sa.ForeignKey("responses.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("statement_key", sa.String(KEY_MAX), primary_key=True),
+    sa.Column("value", sa.Integer),
+    sa.Column("dont_know", sa.Boolean(create_constraint=False), nullable=False),
+    # Exactly one of: a number, or "don't know".
+    sa.CheckConstraint("(value IS NULL) = (dont_know = true)", name="value_or_dont_know"),
+    **ANSWER_TABLE,
+)
+
+_units = units  # Store.responses_where has a parameter called `units`
+
+comments = sa.Table(
+    "comments", db.metadata,
+    sa.Column("response_id", sa.Integer, sa.ForeignKey("responses.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("key", sa.String(KEY_MAX), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    **ANSWER_TABLE,
+)
+
+
+# --- value objects -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    name: str
+    kind: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class AssessmentInfo:
+    id: int
+    token: str
+    unit: str
+    kind: str
+    region: str | None
+    year: int
+    case: str | None
+    extensions: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    token: str
+    assessment: AssessmentInfo
+    response: Response
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    submitted_at: datetime | None = None
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite keeps no time zone; everything is written in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+# --- input checks (before any transaction, so nothing is half-written) ---------------------------
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty text (got {value!r})")
+    value = value.strip()
+    if len(value) > NAME_MAX:
+        raise ValueError(f"{what} is longer than {NAME_MAX} characters: {value[:40]!r}...")
+    return value
+
+
+def _optional_name(value: Any, what: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _name(value, what)
+
+
+def _role(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"role must be a text (got {value!r})")
+    if len(value.strip()) > NAME_MAX:
+        raise ValueError(f"role is longer than {NAME_MAX} characters: {value[:40]!r}...")
+    return value.strip()
+
+
+def _key(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty id (got {value!r})")
+    if len(value) > KEY_MAX:
+        raise ValueError(f"{what} is longer than {KEY_MAX} characters: {value[:40]!r}...")
+    return value.strip()
+
+
+def _side(value: Any) -> str:
+    if value not in SIDES:
+        raise ValueError(f"unknown side {value!r} (use one of: {', '.join(SIDES)})")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value not in UNIT_KINDS:
+        raise ValueError(f"unknown unit kind {value!r} (use one of: {', '.join(UNIT_KINDS)})")
+    return value
+
+
+def _year(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not YEAR_MIN <= value <= YEAR_MAX:
+        raise ValueError(f"year must be a whole number from {YEAR_MIN} to {YEAR_MAX} (got {value!r})")
+    return value
+
+
+def _id_list(values: Any, what: str) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValueError(f"{what} must be a list of ids (got {values!r})")
+    out: list[str] = []
+    for value in values:
+        value = _key(value, what)
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _token(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise LookupError(f"no {what} with token {value!r}")
+    return value
+
+
+def _rating(value: Any) -> tuple[int | None, bool] | None:
+    """(value, dont_know) to store, or None to clear."""
+    if value is None:
+        return None
+    if value == DONT_KNOW:
+        return None, True
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"a rating must be a whole number, '{DONT_KNOW}' or empty (got {value!r})")
+    return value, False
+
+
+def _as_list(values: Any, what: str) -> list:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    try:
+        return list(values)
+    except TypeError:
+        raise ValueError(f"{what} must be a list (got {values!r})") from None
+
+
+def _problems_text(problems) -> str:
+    return "; ".join(str(p.message) for p in problems)
+
+
+# --- upserts ---------------------------------------------------------------------------------------
+
+def _insert(conn: Connection, table: sa.Table):
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database '{dialect}'")
+
+
+def _upsert(conn: Connection, table: sa.Table, row: dict, keys: Sequence[str]) -> None:
+    """Insert `row`, or update its non-key columns when a row with the same `keys` exists."""
+    stmt = _insert(conn, table).values(row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: stmt.excluded[name] for name in row if name not in keys})
+    conn.execute(stmt)
+
+
+# --- the store -----------------------------------------------------------------------------------
+
+class Store:
+    """Units, assessments and responses in one database (SQLite or PostgreSQL).
+
+    With a `framework`, answers are also checked against it (known steps, levels, tools,
+    statements, ratings on the scale); without one only their form is checked.
+    Unknown tokens raise LookupError, bad values ValueError; either way nothing is written.
+    """
+
+    def __init__(self, engine: Engine, framework: Framework | None = None):
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database '{engine.dialect.name}' (use SQLite or PostgreSQL)")
+        self.engine = engine
+        self.framework = framework
+        self._writer = db.writer(engine)
+        # Several SELECTs must see one snapshot (SQLite's BEGIN already gives one).
+        self._reader = (engine.execution_options(isolation_level="REPEATABLE READ")
+                        if engine.dialect.name == "postgresql" else engine)
+        db.ensure_schema(engine)
+
+    @classmethod
+    def open(cls, url: str | None = None, framework: Framework | None = None) -> Store:
+        """The store on `url` (default: db.database_url()), sharing the process's engine."""
+        return cls(db.get_engine(url), framework)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._reader.connect() as conn:
+            yield conn
+
+    # --- units ---------------------------------------------------------------------------------
+
+    def ensure_unit(self, name: str, kind: str = "municipality", region: str | None = None) -> int:
+        """The id of the unit called `name`, created with kind and region if missing.
+
+        An existing unit is returned unchanged (see update_unit).
+        """
+        name, kind, region = _name(name, "unit name"), _kind(kind), _optional_name(region, "region")
+        with self._write() as conn:
+            return self._ensure_unit(conn, name, kind, region)
+
+    @staticmethod
+    def _ensure_unit(conn: Connection, name: str, kind: str = "municipality",
+                     region: str | None = None) -> int:
+        conn.execute(_insert(conn, units).values(name=name, kind=kind, region=region)
+                     .on_conflict_do_nothing(index_elements=["name"]))
+        return conn.execute(sa.select(units.c.id).where(units.c.name == name)).scalar_one()
+
+    def update_unit(self, name: str, kind: str | None = None, region: str | None = None) -> UnitInfo:
+        """Change a unit's kind and/or region (None leaves it; '' clears the region)."""
+        name = _name(name, "unit name")
+        values: dict[str, Any] = {}
+        if kind is not None:
+            values["kind"] = _kind(kind)
+        if region is not None:
+            values["region"] = _optional_name(region, "region")
+        with self._write() as conn:
+            if values:
+                conn.execute(sa.update(units).where(units.c.name == name).values(**values))
+            row = conn.execute(sa.select(units).where(units.c.name == name)).first()
+        if row is None:
+            raise LookupError(f"no unit called {name!r}")
+        return UnitInfo(row.id, row.name, row.kind, row.region)
+
+    def list_units(self) -> list[UnitInfo]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(units).order_by(units.c.name)).all()
+        return [UnitInfo(r.id, r.name, r.kind, r.region) for r in rows]
+
+    # --- assessments ---------------------------------------------------------------------------
+
+    _assessment_columns = (assessments.c.id, assessments.c.token, units.c.name.label("unit"),
+                           units.c.kind, units.c.region, assessments.c.year, assessments.c.case,
+                           assessments.c.extensions, assessments.c.created_at)
+
+    @classmethod
+    def _assessment_query(cls) -> sa.Select:
+        return sa.select(*cls._assessment_columns).select_from(
+            assessments.join(units, assessments.c.unit_id == units.c.id))
+
+    @staticmethod
+    def _assessment_info(row: Sequence) -> AssessmentInfo:
+        """From the values of _assessment_columns, in order."""
+        *values, extensions, created_at = row
+        return AssessmentInfo(*values, tuple(extensions or ()), _aware(created_at))
+
+    def create_assessment(self, unit: str, year: int, case: str | None = None,
+                          extensions: Iterable[str] = ()) -> AssessmentInfo:
+        """A new assessment of `unit` (created if missing) for `year` and optional `case`.
+
+        ValueError if that unit, year and case already has one (see find_assessment).
+        """
+        unit, year = _name(unit, "unit name"), _year(year)
+        case = _optional_name(case, "case")
+        extensions = _id_list(extensions, "extensions")
+        self._check_extensions(extensions)
+        token = new_token()
+        with self._write() as conn:
+            unit_id = self._ensure_unit(conn, unit)
+            if self._find_assessment_id(conn, unit_id, year, case) is not None:
+                raise ValueError(f"{unit} already has an assessment for {year}"
+                                 + (f" (case {case!r})" if case else ""))
+            conn.execute(assessments.insert().values(
+                token=token, unit_id=unit_id, year=year, case=case, extensions=extensions,
+                created_at=db.utcnow()))
+            row = conn.execute(self._assessment_query().where(assessments.c.token == token)).one()
+        return self._assessment_info(row)
+
+    @staticmethod
+    def _find_assessment_id(conn: Connection, unit_id: int, year: int, case: str | None) -> int | None:
+        return conn.execute(sa.select(assessments.c.id).where(
+            assessments.c.unit_id == unit_id, assessments.c.year == year,
+            _case_key == (case or ""))).scalar()
+
+    def get_assessment(self, token: str) -> AssessmentInfo:
+        """The assessment with `token`; LookupError if there is none."""
+        token = _token(token, "assessment")
+        with self._read() as conn:
+            row = conn.execute(self._assessment_query().where(assessments.c.token == token)).first()
+        if row is None:
+            raise LookupError(f"no assessment with token {token!r}")
+        return self._assessment_info(row)
+
+    def find_assessment(self, unit: str, year: int, case: str | None = None) -> AssessmentInfo | None:
+        """The assessment of `unit` for `year` and `case`, or None."""
+        unit, year, case = _name(unit, "unit name"), _year(year), _optional_name(case, "case")
+        with self._read() as conn:
+            row = conn.execute(self._assessment_query().where(
+                units.c.name == unit, assessments.c.year == year,
+                _case_key == (case or ""))).first()
+        return self._assessment_info(row) if row else None
+
+    def list_assessments(self, unit: str | None = None, year: int | None = None) -> list[AssessmentInfo]:
+        """Assessments, optionally of one unit and/or year: by unit, then newest year first."""
+        query = self._assessment_query()
+        if unit is not None:
+            query = query.where(units.c.name == _name(unit, "unit name"))
+        if year is not None:
+            query = query.where(assessments.c.year == _year(year))
+        query = query.order_by(units.c.name, assessments.c.year.desc(),
+                               _case_key)
+        with self._read() as conn:
+            return [self._assessment_info(row) for row in conn.execute(query)]
+
+    def delete_assessment(self, token: str) -> None:
+        """Delete an assessment with all its responses."""
+        token = _token(token, "assessment")
+        with self._write() as conn:
+            if conn.execute(sa.delete(assessments).where(assessments.c.token == token)).rowcount == 0:
+                raise LookupError(f"no assessment with token {token!r}")
+
+    def response_counts(self, assessment_token: str) -> dict[str, int]:
+        """Responses per side ({'public': n, 'civil_society': m})."""
+        token = _token(assessment_token, "assessment")
+        with self._read() as conn:
+            assessment_id = self._assessment_id(conn, token)
+            rows = conn.execute(sa.select(responses.c.side, sa.func.count())
+                                .where(responses.c.assessment_id == assessment_id)
+                                .group_by(responses.c.side)).all()
+        counts = dict.fromkeys(SIDES, 0)
+        counts.update({side: n for side, n in rows})
+        return counts
+
+    @staticmethod
+    def _assessment_id(conn: Connection, token: str) -> int:
+        found = conn.execute(sa.select(assessments.c.id).where(assessments.c.token == token)).scalar()
+        if found is None:
+            raise LookupError(f"no assessment with token {token!r}")
+        return found
+
+    # --- responses, answer by answer --------------------------------------------------------------
+
+    def start_response(self, assessment_token: str, side: str, role: str = "") -> str:
+        """A new, empty response to the assessment; returns its token."""
+        token = _token(assessment_token, "assessment")
+        side = _side(side)
+        role = _role(role)
+        response_token = new_token()
+        now = db.utcnow()
+        with self._write() as conn:
+            assessment_id = self._assessment_id(conn, token)
+            conn.execute(responses.insert().values(
+                token=response_token, assessment_id=assessment_id, side=side, role=role,
+                created_at=now, updated_at=now))
+        return response_token
+
+    def _touch(self, conn: Connection, token: str) -> tuple[int, tuple[str, ...]]:
+        """Mark the response updated; (response id, its active extensions). LookupError if none."""
+        row = conn.execute(
+            sa.update(responses).where(responses.c.token == token).values(updated_at=db.utcnow())
+            .returning(responses.c.id, responses.c.extensions, responses.c.assessment_id)).first()
+        if row is None:
+            raise LookupError(f"no response with token {token!r}")
+        extensions = row.extensions
+        if extensions is None and self.framework is not None:
+            extensions = conn.execute(sa.select(assessments.c.extensions)
+                                      .where(assessments.c.id == row.assessment_id)).scalar()
+        return row.id, tuple(extensions or ())
+
+    def _check(self, extensions: Sequence[str] = (), **answers) -> None:
+        """Check answers against the framework, if the store has one."""
+        if self.framework is None:
+            return
+        probe = Response.model_construct(unit="-", year=YEAR_MIN, side="public",
+                                         extensions=list(extensions), **answers)
+        problems = validate_against(probe, self.framework)
+        if problems:
+            raise ValueError(_problems_text(problems))
+
+    def _check_extensions(self, extensions: Sequence[str]) -> None:
+        self._check(extensions=extensions)
+
+    def save_step(self, response_token: str, step_id: str, level: str, tools: Iterable[str] = ()) -> None:
+        """Save (or overwrite) the level reached and tools used at one decision step."""
+        token = _token(response_token, "response")
+        step_id = _key(step_id, "step id")
+        level = _key(level, f"step '{step_id}': level")
+        try:
+            answer = StepAnswer(level=level, tools=_as_list(tools, "tools"))
+        except ValidationError as exc:
+            raise ValueError(f"step '{step_id}': " + "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        answer.tools = list(dict.fromkeys(answer.tools))  # a tool counts once
+        with self._write() as conn:
+            response_id, extensions = self._touch(conn, token)
+            self._check(extensions, steps={step_id: answer})
+            _upsert(conn, step_answers, {"response_id": response_id, "step_id": step_id,
+                                         "level": answer.level, "tools": answer.tools},
+                    ("response_id", "step_id"))
+
+    def clear_step(self, response_token: str, step_id: str) -> None:
+        """Forget the answer for one step (unanswered again)."""
+        token, step_id = _token(response_token, "response"), _key(step_id, "step id")
+        with self._write() as conn:
+            response_id, _ = self._touch(conn, token)
+            conn.execute(sa.delete(step_answers).where(step_answers.c.response_id == response_id,
+                                                       step_answers.c.step_id == step_id))
+
+    def save_rating(self, response_token: str, key: str, value: int | str | None) -> None:
+        """Save a statement's rating: a number, 'dont_know', or None to clear it."""
+        token, key = _token(response_token, "response"), _key(key, "statement key")
+        stored = _rating(value)
+        with self._write() as conn:
+            response_id, _ = self._touch(conn, token)
+            if stored is None:
+                conn.execute(sa.delete(ratings).where(ratings.c.response_id == response_id,
+                                                      ratings.c.statement_key == key))
+                return
+            self._check(ratings={key: value})
+            number, dont_know = stored
+            _upsert(conn, ratings, {"response_id": response_id, "statement_key": key,
+                                    "value": number, "dont_know": dont_know},
+                    ("response_id", "statement_key"))
+
+    def save_comment(self, response_token: str, key: str, text: str | None) -> None:
+        """Save a comment on a step, a statement or 'general'; empty text deletes it."""
+        token, key = _token(response_token, "response"), _key(key, "comment key")
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"a comment must be a text (got {text!r})")
+        text = (text or "").strip()
+        with self._write() as conn:
+            response_id, _ = self._touch(conn, token)
+            if not text:
+                conn.execute(sa.delete(comments).where(comments.c.response_id == response_id,
+                                                       comments.c.key == key))
+                return
+            _upsert(conn, comments, {"response_id": response_id, "key": key, "text": text},
+                    ("response_id", "key"))
+
+    def submit_response(self, response_token: str) -> datetime:
+        """Mark a response as submitted (the first time counts); returns when."""
+        token = _token(response_token, "response")
+        with self._write() as conn:
+            self._touch(conn, token)
+            conn.execute(sa.update(responses).where(responses.c.token == token,
+                                                    responses.c.submitted_at.is_(None))
+                         .values(submitted_at=db.utcnow()))
+            when = conn.execute(sa.select(responses.c.submitted_at)
+                                .where(responses.c.token == token)).scalar_one()
+        return _aware(when)
+
+    def delete_response(self, response_token: str) -> None:
+        token = _token(response_token, "response")
+        with self._write() as conn:
+            if conn.execute(sa.delete(responses).where(responses.c.token == token)).rowcount == 0:
+                raise LookupError(f"no response with token {token!r}")
+
+    # --- whole responses ----------------------------------------------------------------------------
+
+    def add_response(self, response: Response) -> str:
+        """Store a whole response in one transaction (import, demo); returns its token.
+
+        The unit and the assessment (found by unit, year and case) are created when missing.
+        """
+        return self.add_responses([response])[0]
+
+    def add_responses(self, items: Iterable[Response]) -> list[str]:
+        """Store many whole responses in one transaction; their tokens, in order.
+
+        All are checked before anything is written: one bad response writes none.
+        """
+        checked = [self._checked_response(i, item) for i, item in enumerate(items)]
+        tokens = [new_token() for _ in checked]
+        with self._write() as conn:
+            assessment_ids: dict[tuple[str, int, str | None], tuple[int, list[str]]] = {}
+            for start in range(0, len(checked), BATCH):
+                self._insert_batch(conn, checked[start:start + BATCH], tokens[start:start + BATCH],
+                                   assessment_ids)
+        return tokens
+
+    def _checked_response(self, index: int, response: Any) -> Response:
+        where = f"response {index + 1}"
+        if not isinstance(response, Response):
+            raise ValueError(f"{where}: expected a Response, got {type(response).__name__}")
+        try:
+            # Revalidate: model_construct or later assignments may have skipped the checks.
+            response = Response.model_validate(response.model_dump())
+        except ValidationError as exc:
+            raise ValueError(f"{where}: " + "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        response.unit = _name(response.unit, f"{where}: unit")
+        response.case = _optional_name(response.case, f"{where}: case")
+        for what, keys in (("step id", response.steps), ("statement key", response.ratings),
+                           ("comment key", response.comments)):
+            for key in keys:
+                _key(key, f"{where}: {what}")
+        if self.framework is not None:
+            problems = validate_against(response, self.framework)
+            if problems:
+                raise ValueError(f"{where} ({response.unit} {response.year}): {_problems_text(problems)}")
+        return response
+
+    def _insert_batch(self, conn: Connection, batch: list[Response], tokens: list[str],
+                      assessment_ids: dict) -> None:
+        now = db.utcnow()
+        rows = []
+        for response, token in zip(batch, tokens):
+            place = (response.unit, response.year, response.case)
+            if place not in assessment_ids:
+                assessment_ids[place] = self._get_or_create_assessment(conn, response)
+            assessment_id, assessment_extensions = assessment_ids[place]
+            own = response.extensions if response.extensions != assessment_extensions else None
+            rows.append({"token": token, "assessment_id": assessment_id, "side": response.side,
+                         "role": _role(response.role), "extensions": own,
+                         "created_at": now, "updated_at": now, "submitted_at": now})
+        ids = {token: id_ for id_, token in conn.execute(
+            responses.insert().returning(responses.c.id, responses.c.token,
+                                         sort_by_parameter_order=True), rows)}
+        steps, rates, notes = [], [], []
+        for response, token in zip(batch, tokens):
+            rid = ids[token]
+            steps += [{"response_id": rid, "step_id": step_id, "level": answer.level,
+                       "tools": answer.tools} for step_id, answer in response.steps.items()]
+            rates += [{"response_id": rid, "statement_key": key,
+                       "value": None if value == DONT_KNOW else value, "dont_know": value == DONT_KNOW}
+                      for key, value in response.ratings.items()]
+            notes += [{"response_id": rid, "key": key, "text": text.strip()}
+                      for key, text in response.comments.items() if text.strip()]
+        for table, values in ((step_answers, steps), (ratings, rates), (comments, notes)):
+            if values:
+                conn.execute(table.insert(), values)
+
+    def _get_or_create_assessment(self, conn: Connection, response: Response) -> tuple[int, list[str]]:
+        unit_id = self._ensure_unit(conn, response.unit)
+        # ON CONFLICT DO NOTHING: a concurrent import may create the same assessment.
+        conn.execute(_insert(conn, assessments).values(
+            token=new_token(), unit_id=unit_id, year=response.year, case=response.case,
+            extensions=list(response.extensions), created_at=db.utcnow()).on_conflict_do_nothing())
+        row = conn.execute(sa.select(assessments.c.id, assessments.c.extensions).where(
+            assessments.c.unit_id == unit_id, assessments.c.year == response.year,
+            _case_key == (response.case or ""))).one()
+        return row.id, list(row.extensions or ())
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get_response(self, token: str) -> ResponseInfo:
+        """A response as saved so far; LookupError if the token is unknown."""
+        token = _token(token, "response")
+        with self._read() as conn:
+            loaded = self._load(conn, [responses.c.token == token], with_info=True)
+        if not loaded:
+            raise LookupError(f"no response with token {token!r}")
+        return loaded[0]
+
+    def responses_for(self, assessment_token: str) -> list[Response]:
+        """All responses to one assessment, in the order they were started."""
+        return [info.response for info in self.response_infos(assessment_token)]
+
+    def response_infos(self, assessment_token: str) -> list[ResponseInfo]:
+        """All responses to one assessment with their tokens and times."""
+        token = _token(assessment_token, "assessment")
+        with self._read() as conn:
+            assessment_id = self._assessment_id(conn, token)
+            return self._load(conn, [responses.c.assessment_id == assessment_id], with_info=True)
+
+    def responses_where(self, units: Iterable[str] | str | None = None,
+                        years: Iterable[int] | int | None = None,
+                        side: str | None = None) -> list[Response]:
+        """Responses of these units, years and side (None = any), for comparisons."""
+        where = []
+        if units is not None:
+            names = [_name(u, "unit name") for u in _as_list(units, "units")]
+            where.append(_units.c.name.in_(names))
+        if years is not None:
+            where.append(assessments.c.year.in_([_year(y) for y in _as_list(
+                [years] if isinstance(years, int) else years, "years")]))
+        if side is not None:
+            where.append(responses.c.side == _side(side))
+        with self._read() as conn:
+            return self._load(conn, where, with_info=False)
+
+    def _load(self, conn: Connection, where: list, with_info: bool) -> list:
+        """Responses matching `where` (on responses, assessments, units): one query per table."""
+        base = responses.join(assessments, responses.c.assessment_id == assessments.c.id) \
+                        .join(units, assessments.c.unit_id == units.c.id)
+        columns = [responses.c.id, units.c.name, assessments.c.year, assessments.c.case,
+                   responses.c.side, responses.c.role, responses.c.extensions, assessments.c.extensions]
+        if with_info:
+            columns += [responses.c.token, responses.c.created_at, responses.c.updated_at,
+                        responses.c.submitted_at, assessments.c.id, assessments.c.token,
+                        units.c.kind, units.c.region, assessments.c.created_at]
+        heads = conn.execute(sa.select(*columns).select_from(base).where(*where)
+                             .order_by(responses.c.id)).all()
+        if not heads:
+            return []
+
+        def answers(table: sa.Table, *cols) -> sa.Select:
+            query = sa.select(table.c.response_id, *cols)
+            if where:
+                query = query.select_from(table.join(base, table.c.response_id == responses.c.id)) \
+                             .where(*where)
+            return query.execution_options(yield_per=20_000)  # stream: millions of ratings
+
+        keys: dict[str, str] = {}  # one string object per statement key, shared by all dicts
+        rating_map: dict[int, dict] = defaultdict(dict)
+        for rid, key, value, dont_know in conn.execute(
+                answers(ratings, ratings.c.statement_key, ratings.c.value, ratings.c.dont_know)):
+            rating_map[rid][keys.setdefault(key, key)] = DONT_KNOW if dont_know else value
+        step_map: dict[int, dict] = defaultdict(dict)
+        for rid, step_id, level, tools in conn.execute(
+                answers(step_answers, step_answers.c.step_id, step_answers.c.level, step_answers.c.tools)):
+            step_map[rid][keys.setdefault(step_id, step_id)] = StepAnswer.model_construct(
+                level=level, tools=tools)
+        comment_map: dict[int, dict] = defaultdict(dict)
+        for rid, key, text in conn.execute(answers(comments, comments.c.key, comments.c.text)):
+            comment_map[rid][key] = text
+
+        out = []
+        construct = Response.model_construct  # stored data was validated when written
+        for head in heads:
+            rid = head[0]
+            response = construct(
+                unit=head[1], year=head[2], case=head[3], side=head[4], role=head[5],
+                extensions=list(head[6] if head[6] is not None else head[7] or ()),
+                steps=step_map.pop(rid, {}), ratings=rating_map.pop(rid, {}),
+                comments=comment_map.pop(rid, {}))
+            if with_info:
+                (_, unit, year, case, _, _, _, extensions, token, created, updated, submitted,
+                 assessment_id, assessment_token, kind, region, assessment_created) = head
+                assessment = self._assessment_info((assessment_id, assessment_token, unit, kind, region,
+                                                    year, case, extensions, assessment_created))
+                out.append(ResponseInfo(token, assessment, response,
+                                        _aware(created), _aware(updated), _aware(submitted)))
+            else:
+                out.append(response)
+        return out
+
