@@ -25,9 +25,13 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 BAND_COLOUR = "#999999"
 GRID_COLOUR = "#d0d0d0"
 MAX_RADIUS = 100.0
-LABEL_RADIUS = 122.0
-VIEW_RADIUS = 150.0  # half the x/y domain: leaves room for the axis labels
-SIZE = 440
+LABEL_RADIUS = 112.0
+# The drawing area in radar units (a score of 100 = radius 100): room for the labels
+# beside the spokes, less above and below where labels are short. Same scale on x and y.
+VIEW_X = (-158.0, 158.0)
+VIEW_Y = (-130.0, 140.0)
+WIDTH = 500
+HEIGHT = round(WIDTH * (VIEW_Y[1] - VIEW_Y[0]) / (VIEW_X[1] - VIEW_X[0]))
 
 _LABELS = {
     "series": {"sv": "Serie", "en": "Series"},
@@ -94,10 +98,13 @@ def radar_axes(fw: Framework, lang: str) -> pd.DataFrame:
     for principle, angle in zip(fw.principles, axis_angles(fw)):
         x2, y2 = polar(MAX_RADIUS, angle)
         lx, ly = polar(LABEL_RADIUS, angle)
-        cos = math.cos(angle)
+        cos, sin = math.cos(angle), math.sin(angle)
+        # Labels grow away from the radar: leftwards on the left, upwards at the top.
         align = "center" if abs(cos) < 0.2 else ("left" if cos > 0 else "right")
-        rows.append({"principle_id": principle.id, "label": _wrap(principle.name(lang)),
-                     "x": 0.0, "y": 0.0, "x2": x2, "y2": y2, "lx": lx, "ly": ly, "align": align})
+        baseline = "middle" if abs(sin) < 0.8 else ("bottom" if sin > 0 else "top")
+        rows.append({"principle_id": principle.id, "label": "\n".join(_wrap(principle.name(lang))),
+                     "x": 0.0, "y": 0.0, "x2": x2, "y2": y2, "lx": lx, "ly": ly, "align": align,
+                     "baseline": baseline})
     return pd.DataFrame(rows)
 
 
@@ -114,7 +121,8 @@ def radar_grid(fw: Framework) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def band_data(fw: Framework, band: Mapping[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def band_data(fw: Framework, band: Mapping[str, tuple[float, float, float]],
+              lang: str = "sv") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The quartile band as one ring-shaped path, and the median polygon.
 
     The ring runs round the upper quartiles clockwise and back round the lower
@@ -132,7 +140,7 @@ def band_data(fw: Framework, band: Mapping[str, tuple[float, float, float]]) -> 
     medians = []
     for i, (p, angle, q) in enumerate(quartiles):
         x, y = polar(q[1], angle)
-        medians.append({"order": i, "x": x, "y": y, "principle": p.name("en"), "q1": q[0],
+        medians.append({"order": i, "x": x, "y": y, "principle": p.name(lang), "q1": q[0],
                         "median": q[1], "q3": q[2]})
     return ring, pd.DataFrame(medians)
 
@@ -157,8 +165,8 @@ def quartile_band(fw: Framework, groups: Sequence[Sequence[PrincipleScore]]) -> 
     return band
 
 
-def _wrap(text: str, width: int = 16) -> list[str]:
-    """Split a long axis label over lines (Vega draws a list as several lines)."""
+def _wrap(text: str, width: int = 14) -> list[str]:
+    """Split a long axis label over lines, so that it fits beside the radar."""
     words, lines, current = text.split(), [], ""
     for word in words:
         if current and len(current) + 1 + len(word) > width:
@@ -171,9 +179,8 @@ def _wrap(text: str, width: int = 16) -> list[str]:
 
 
 def _xy(field_x: str = "x", field_y: str = "y") -> dict:
-    scale = alt.Scale(domain=[-VIEW_RADIUS, VIEW_RADIUS], nice=False, zero=False)
-    return {"x": alt.X(f"{field_x}:Q", scale=scale, axis=None),
-            "y": alt.Y(f"{field_y}:Q", scale=scale, axis=None)}
+    return {"x": alt.X(f"{field_x}:Q", scale=alt.Scale(domain=list(VIEW_X), nice=False, zero=False), axis=None),
+            "y": alt.Y(f"{field_y}:Q", scale=alt.Scale(domain=list(VIEW_Y), nice=False, zero=False), axis=None)}
 
 
 def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str,
@@ -187,27 +194,32 @@ def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], l
     grid = radar_grid(fw)
     layers.append(alt.Chart(grid).mark_line(interpolate="linear-closed", color=GRID_COLOUR, strokeWidth=1)
                   .encode(**_xy(), detail="ring:N", order="order:Q"))
-    ticks = pd.DataFrame([{"x": 3.0, "y": r, "text": f"{r:g}"} for r in grid_steps(fw) if r > 0])
-    layers.append(alt.Chart(ticks).mark_text(align="left", baseline="bottom", dx=2, fontSize=10, color="#777")
-                  .encode(**_xy(), text="text:N"))
+    # Ring values written between the first two spokes, clear of the axis labels.
+    between = (axis_angles(fw)[0] + axis_angles(fw)[1]) / 2 if len(fw.principles) > 1 else 0.0
+    ticks = pd.DataFrame([{"x": polar(r, between)[0], "y": polar(r, between)[1], "text": f"{r:g}"}
+                          for r in grid_steps(fw) if r > 0])
 
     if band:
-        ring, medians = band_data(fw, band)
+        ring, medians = band_data(fw, band, lang)
         if not ring.empty:
             layers.append(alt.Chart(ring).mark_line(interpolate="linear", filled=True, fill=BAND_COLOUR,
                                                     fillOpacity=0.25, strokeOpacity=0)
                           .encode(**_xy(), order="order:Q"))
-            layers.append(alt.Chart(medians).mark_line(interpolate="linear-closed", color="#555",
-                                                       strokeDash=[5, 4], strokeWidth=1.5)
-                          .encode(**_xy(), order="order:Q"))
+            median_line = alt.Chart(medians).encode(**_xy(), order="order:Q")
+            layers.append(median_line.mark_line(interpolate="linear-closed", color="#555",
+                                                strokeDash=[5, 4], strokeWidth=1.5))
+            layers.append(median_line.mark_point(shape="diamond", size=30, color="#555", filled=True).encode(
+                tooltip=[alt.Tooltip("principle:N", title=_label("principle", lang)),
+                         alt.Tooltip("q1:Q", title=_label("q1", lang), format=".0f"),
+                         alt.Tooltip("median:Q", title=_label("median", lang), format=".0f"),
+                         alt.Tooltip("q3:Q", title=_label("q3", lang), format=".0f")]))
 
     axes = radar_axes(fw, lang)
     layers.append(alt.Chart(axes).mark_rule(color=GRID_COLOUR).encode(**_xy(), x2="x2:Q", y2="y2:Q"))
-    for align in ("left", "right", "center"):
-        part = axes[axes["align"] == align]
-        if part.empty:
-            continue
-        layers.append(alt.Chart(part).mark_text(align=align, baseline="middle", fontSize=12, fontWeight="bold")
+    # Alignment is a mark property, not an encoding: one text layer per combination in use.
+    for (align, baseline), part in axes.groupby(["align", "baseline"], sort=False):
+        layers.append(alt.Chart(part).mark_text(align=align, baseline=baseline, fontSize=12, fontWeight="bold",
+                                                lineBreak="\n")
                       .encode(**_xy("lx", "ly"), text="label"))
 
     data = radar_data(fw, series, lang)
@@ -224,7 +236,10 @@ def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], l
         layers.append(base.mark_point(filled=True, size=70, opacity=1)
                       .encode(**_xy(), color=colour, tooltip=tooltip))
 
-    return alt.layer(*layers).properties(width=SIZE, height=SIZE).configure_view(stroke=None)
+    # Ring values last, so no polygon hides them.
+    layers.append(alt.Chart(ticks).mark_text(align="left", baseline="bottom", dx=3, fontSize=10, color="#555")
+                  .encode(**_xy(), text="text:N"))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT).configure_view(stroke=None)
 
 
 # --- Level heatmap -------------------------------------------------------------
@@ -287,11 +302,11 @@ def level_heatmap(fw: Framework, levels: Sequence[StepLevel], lang: str,
     filled = base.transform_filter("datum.count > 0").mark_rect(color=PALETTE[0], stroke="white", strokeWidth=2) \
         .encode(opacity=alt.Opacity("share:Q", scale=alt.Scale(domain=[0, 1], range=[0.15, 1]), legend=None),
                 tooltip=tooltip)
-    text = base.mark_text(fontSize=13).encode(
+    text = base.mark_text(fontSize=14).encode(
         text="text:N",
         color=alt.condition("datum.share > 0.55", alt.value("white"), alt.value("#222")),
         tooltip=tooltip)
-    width = max(120 * len(level_names), 360)
+    width = max(140 * len(level_names), 420)
     return (alt.layer(background, filled, text)
-            .properties(width=width, height=44 * len(step_names))
+            .properties(width=width, height=48 * len(step_names))
             .configure_view(stroke=None))

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from statistics import median, quantiles
-from typing import Any, Iterable, Mapping, Sequence
+from statistics import quantiles
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
 
@@ -36,8 +36,8 @@ from .storage import assessments, ratings, responses, step_answers
 from .storage import units as unit_table
 
 SIDES = ("public", "civil_society")
-# Responses updated this recently may belong to transactions not yet visible to a
-# refresh (PostgreSQL): such assessments are re-summed until they are this old.
+# PostgreSQL: a response updated this recently may have a concurrent, not yet committed
+# sibling with an older update time; such assessments are re-summed until they are this old.
 SETTLE = timedelta(seconds=10)
 REFRESH_BATCH = 400  # assessments per summary query
 
@@ -75,6 +75,11 @@ summary_steps = sa.Table(
     sa.Column("respondents", sa.Integer, nullable=False),
 )
 SUMMARY_TABLES = (summary_sides, summary_principles, summary_steps, summary_state)
+# The change check reads count, id sum and last update of each assessment's responses from
+# this index alone (no table rows). Created with the table on new databases, on first use
+# on older ones.
+responses_change_index = sa.Index("ix_responses_assessment_updated",
+                                  responses.c.assessment_id, responses.c.updated_at)
 
 
 # --- aggregates -------------------------------------------------------------------------------
@@ -103,8 +108,18 @@ class Aggregates:
         return sorted({k[1] for k in self.respondents})
 
     def units_in(self, year: int, side: str | None = None) -> list[str]:
-        sides = _sides(side)
-        return sorted({u for (u, y, s), n in self.respondents.items() if y == year and s in sides and n})
+        """Units with respondents (of `side`) in `year`, by name."""
+        index = self.__dict__.get("_units_index")
+        if index is None or index[0] != len(self.respondents):
+            by_year: dict[tuple, set] = defaultdict(set)
+            for (u, y, s), n in self.respondents.items():
+                if n:
+                    by_year[(y, s)].add(u)
+                    by_year[(y, None)].add(u)
+            index = self.__dict__["_units_index"] = (len(self.respondents),
+                                                      {k: sorted(v) for k, v in by_year.items()})
+        _sides(side)
+        return index[1].get((year, side), [])
 
 
 def _sides(side: str | None) -> tuple[str, ...]:
@@ -117,11 +132,15 @@ def _sides(side: str | None) -> tuple[str, ...]:
 
 def aggregate_responses(fw: Framework, items: Iterable[Response], side: str | None = None,
                         unit_info: Mapping[str, tuple[str, str | None]] | None = None) -> Aggregates:
-    """Aggregates from Response objects (same numbers as the database path)."""
+    """Aggregates from Response objects (same numbers as the database path); like
+    load_aggregates, only the responses of `side` are counted (all when None)."""
     principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
     steps_known = set(fw.step_by_id)
     agg = Aggregates(side=side, unit_info=dict(unit_info or {}))
+    sides = _sides(side)
     for r in items:
+        if r.side not in sides:
+            continue
         key = (r.unit, r.year, r.side)
         agg.respondents[key] = agg.respondents.get(key, 0) + 1
         sums = agg.principles.setdefault(key, {})
@@ -146,16 +165,22 @@ def aggregate_responses(fw: Framework, items: Iterable[Response], side: str | No
 
 def _pooled(agg: Aggregates, unit: str, year: int, side: str | None):
     """(respondents, {pid: [answered, sum, dont_know]}) over the chosen sides."""
+    if side is not None:
+        key = (unit, year, side)
+        return agg.respondents.get(key, 0), agg.principles.get(key, {})
     n = 0
     sums: dict[str, list[int]] = {}
-    for s in _sides(side):
+    for s in SIDES:
         key = (unit, year, s)
         n += agg.respondents.get(key, 0)
         for pid, (a, v, d) in agg.principles.get(key, {}).items():
-            acc = sums.setdefault(pid, [0, 0, 0])
-            acc[0] += a
-            acc[1] += v
-            acc[2] += d
+            acc = sums.get(pid)
+            if acc is None:
+                sums[pid] = [a, v, d]
+            else:
+                acc[0] += a
+                acc[1] += v
+                acc[2] += d
     return n, sums
 
 
@@ -166,15 +191,16 @@ def unit_scores(fw: Framework, agg: Aggregates, year: int, side: str | None = _U
     """Per unit with respondents that year: scoring.principle_scores of its pooled responses."""
     side = agg.side if side is _UNSET else side
     scale_max = fw.scale.max
+    principles = [(p.id, len(p.statements)) for p in fw.principles]
+    none = (0, 0, 0)
     out = {}
     for unit in agg.units_in(year, side):
         n, sums = _pooled(agg, unit, year, side)
         scores = []
-        for p in fw.principles:
-            answered, total, dont_know = sums.get(p.id, (0, 0, 0))
+        for pid, statements in principles:
+            answered, total, dont_know = sums.get(pid, none)
             score = round(total / answered / scale_max * 100, 1) if answered else None
-            statements = len(p.statements)
-            scores.append(PrincipleScore(p.id, score, answered, dont_know,
+            scores.append(PrincipleScore(pid, score, answered, dont_know,
                                          n * statements - answered - dont_know, statements))
         out[unit] = scores
     return out
@@ -261,17 +287,27 @@ def heatmap(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET
     """Level reached per unit and step (as scoring.step_levels), units by name, steps in order."""
     side = agg.side if side is _UNSET else side
     order = [NO_LEVEL] + [lv.id for lv in fw.levels]
+    rank_of = {level: i for i, level in enumerate(order)}
+    sides = _sides(side)
+    step_ids = [step.id for step in fw.steps]
     cells = []
     for unit in agg.units_in(year, side):
-        merged: dict[str, Counter] = defaultdict(Counter)
-        for s in _sides(side):
-            for step_id, counts in agg.steps.get((unit, year, s), {}).items():
-                merged[step_id].update(counts)
-        for step in fw.steps:
-            counts = merged.get(step.id)
+        parts = [agg.steps.get((unit, year, s)) for s in sides]
+        parts = [p for p in parts if p]
+        if len(parts) == 1:
+            merged = parts[0]
+        else:
+            merged = {}
+            for part in parts:
+                for step_id, counts in part.items():
+                    target = merged.setdefault(step_id, {})
+                    for level, n in counts.items():
+                        target[level] = target.get(level, 0) + n
+        for step_id in step_ids:
+            counts = merged.get(step_id)
             if not counts:
                 continue
-            ranks = sorted((fw.level_rank(level), n) for level, n in counts.items() if level in order)
+            ranks = sorted((rank_of[level], n) for level, n in counts.items() if level in rank_of)
             level, rank = NO_LEVEL, 0
             total = sum(n for _r, n in ranks)
             if total:
@@ -282,12 +318,11 @@ def heatmap(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET
                     if seen > target:
                         rank, level = r, order[r]
                         break
-            cells.append(HeatCell(unit, step.id, level, rank, sum(counts.values()), dict(counts)))
+            cells.append(HeatCell(unit, step_id, level, rank, sum(counts.values()), dict(counts)))
     return cells
 
 
-@dataclass(frozen=True)
-class TrendPoint:
+class TrendPoint(NamedTuple):  # a tuple: there are thousands of them per comparison
     unit: str  # or 'median' for the region's median
     principle_id: str
     year: int
@@ -370,6 +405,16 @@ def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, date
 
 _state_lock = threading.Lock()
 _known_fresh: dict[tuple, str] = {}  # (url, framework hash, filters) -> global data version
+_indexed: set[str] = set()  # database URLs where the change index is known to exist
+
+
+def _ensure_index(engine: sa.Engine) -> None:
+    url = str(engine.url)
+    if url in _indexed:
+        return
+    with dbmod.writer(engine).begin() as conn:
+        responses_change_index.create(conn, checkfirst=True)
+    _indexed.add(url)
 
 
 def refresh_summaries(db: Any, fw: Framework, unit_names: Sequence[str] | None = None,
@@ -405,6 +450,9 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
     # Fingerprint first: if a write lands between the two reads, the summary is newer than the
     # fingerprint and the next check re-sums it again (never the other way round).
     now = dbmod.utcnow()
+    # SQLite runs one writer at a time, taking its timestamp inside the lock: update times
+    # follow commit order, so nothing committed later can carry an older time.
+    serialised = conn.dialect.name == "sqlite"
     prints = _fingerprints(conn, [assessments.c.id.in_(ids)])
     sides = conn.execute(sa.select(responses.c.assessment_id, responses.c.side, sa.func.count())
                          .where(responses.c.assessment_id.in_(ids))
@@ -443,7 +491,7 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
         (summary_steps, [{"assessment_id": a, "side": s, "step_id": st, "level": lv, "respondents": int(n)}
                          for a, s, st, lv, n in step_rows if st in steps_known]),
         (summary_state, [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
-                          "settled": last is None or last < now - SETTLE}
+                          "settled": serialised or last is None or last < now - SETTLE}
                          for a, (fp, last) in prints.items()]),
     )
     for table, rows in inserts:
@@ -452,7 +500,9 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
 
 
 def data_version(db: Any) -> tuple:
-    """Changes whenever units, assessments or responses change (for caches in the pages)."""
+    """Changes whenever units, assessments or responses change (for caches in the pages).
+
+    It may also change once after a comparison brought its summaries up to date."""
     engine = engine_of(db)
     with engine.connect() as conn:
         r = conn.execute(sa.select(sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
@@ -460,13 +510,17 @@ def data_version(db: Any) -> tuple:
         u = conn.execute(sa.select(sa.func.count(unit_table.c.id), sa.func.sum(unit_table.c.id),
                                    sa.func.count(unit_table.c.region))).one()
         a = conn.execute(sa.select(sa.func.count(assessments.c.id), sa.func.sum(assessments.c.id))).one()
+        # Summaries dropped (e.g. by deleting an assessment) must be noticed even when the same
+        # ids and update times come back (SQLite reuses ids; imports keep update times).
+        summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar()
     last = _aware(r[2])
     now = dbmod.utcnow()
     # While answers are coming in, a slower transaction may still commit an older
     # update time: until things settle the version changes on every call.
-    busy = now.timestamp() if last is not None and last > now - SETTLE else None
+    busy = (now.timestamp() if engine.dialect.name != "sqlite" and last is not None and last > now - SETTLE
+            else None)
     return (str(engine.url), int(r[0]), int(r[1] or 0), last.isoformat() if last else None,
-            *map(lambda x: int(x or 0), u), *map(lambda x: int(x or 0), a), busy)
+            *map(lambda x: int(x or 0), u), *map(lambda x: int(x or 0), a), int(summed or 0), busy)
 
 
 def unit_info(db: Any) -> dict[str, tuple[str, str | None]]:
@@ -481,8 +535,8 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
                     region: str | None = None, with_steps: bool = True) -> Aggregates:
     """Aggregates of the selected units (names), years and region, straight from the database.
 
-    `side` is stored as the default side of the functions applied to the result; the
-    sums of both sides are always loaded.
+    Only the sums of `side` are loaded (both sides' when None); `side` is also the default
+    side of the functions applied to the result.
     """
     _sides(side)  # reject a bad side before touching the database
     unit_names = None if units is None else sorted(set(units))
@@ -490,46 +544,85 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
     engine = engine_of(db)
     memo_key = (str(engine.url), framework_hash(fw), tuple(unit_names or ()) if unit_names is not None else None,
                 tuple(years) if years is not None else None, region)
+    _ensure_index(engine)
     version = data_version(engine)
     with _state_lock:
         fresh = _known_fresh.get(memo_key) == version
     if not fresh:
         refresh_summaries(engine, fw, unit_names, years, region)
+        version = data_version(engine)  # the refresh itself changes the summary count
         with _state_lock:
             _known_fresh[memo_key] = version
 
-    where = _filters(unit_names, years, region)
-    base = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
     agg = Aggregates(side=side)
     with engine.connect() as conn:
-        for name, year, s, n in conn.execute(
-                sa.select(unit_table.c.name, assessments.c.year, summary_sides.c.side,
-                          sa.func.sum(summary_sides.c.respondents))
-                .select_from(base.join(summary_sides, summary_sides.c.assessment_id == assessments.c.id))
-                .where(*where).group_by(unit_table.c.name, assessments.c.year, summary_sides.c.side)):
-            agg.respondents[(name, year, s)] = int(n)
-        p = summary_principles
-        for name, year, s, pid, a, v, d in conn.execute(
-                sa.select(unit_table.c.name, assessments.c.year, p.c.side, p.c.principle_id,
-                          sa.func.sum(p.c.answered), sa.func.sum(p.c.value_sum), sa.func.sum(p.c.dont_know))
-                .select_from(base.join(p, p.c.assessment_id == assessments.c.id))
-                .where(*where).group_by(unit_table.c.name, assessments.c.year, p.c.side, p.c.principle_id)):
-            agg.principles.setdefault((name, year, s), {})[pid] = [int(a), int(v), int(d)]
-        if with_steps:
-            t = summary_steps
-            for name, year, s, step_id, level, n in conn.execute(
-                    sa.select(unit_table.c.name, assessments.c.year, t.c.side, t.c.step_id, t.c.level,
-                              sa.func.sum(t.c.respondents))
-                    .select_from(base.join(t, t.c.assessment_id == assessments.c.id))
-                    .where(*where).group_by(unit_table.c.name, assessments.c.year, t.c.side, t.c.step_id, t.c.level)):
-                agg.steps.setdefault((name, year, s), {}).setdefault(step_id, {})[level] = int(n)
-        query = sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region)
-        if unit_names is not None:
-            query = query.where(unit_table.c.name.in_(unit_names))
-        if region is not None:
-            query = query.where(unit_table.c.region == region)
-        agg.unit_info = {name: (kind, reg) for name, kind, reg in conn.execute(query)}
+        places = _places(conn, _filters(unit_names, years, region))
+        agg.unit_info = {name: info for name, *info in conn.execute(
+            sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region)
+            .where(unit_table.c.name.in_(sorted({u for u, _y in places.values()}))))}
+        selection = None if (unit_names, years, region) == (None, None, None) else sorted(places)
+        _load_summaries(conn, agg, places, selection, side, with_steps)
     return agg
+
+
+def _places(conn: sa.Connection, where: list) -> dict[int, tuple[str, int]]:
+    """{assessment id: (unit name, year)} of the selected assessments."""
+    return {aid: (name, year) for aid, name, year in conn.execute(
+        sa.select(assessments.c.id, unit_table.c.name, assessments.c.year)
+        .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id))
+        .where(*where)).all()}
+
+
+def _summary_rows(conn: sa.Connection, table: sa.Table, columns: Sequence, selection: Sequence[int] | None,
+                  side: str | None) -> list:
+    """Plain reads of summary rows (no join, no GROUP BY: the rows are few and the pooling of
+    an assessment's cases is a dictionary update), in chunks of selected assessment ids."""
+    query = sa.select(table.c.assessment_id, table.c.side, *columns)
+    if side is not None:
+        query = query.where(table.c.side == side)
+    if selection is None:
+        return conn.execute(query).all()
+    rows = []
+    for start in range(0, len(selection), 5000):
+        chunk = selection[start:start + 5000]
+        rows += conn.execute(query.where(table.c.assessment_id.in_(chunk))).all()
+    return rows
+
+
+def _load_summaries(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
+                    selection: Sequence[int] | None, side: str | None, with_steps: bool) -> None:
+    for aid, s, n in _summary_rows(conn, summary_sides, [summary_sides.c.respondents], selection, side):
+        place = places.get(aid)
+        if place is not None:
+            key = (place[0], place[1], s)
+            agg.respondents[key] = agg.respondents.get(key, 0) + n
+    p = summary_principles
+    for aid, s, pid, a, v, d in _summary_rows(conn, p, [p.c.principle_id, p.c.answered, p.c.value_sum,
+                                                        p.c.dont_know], selection, side):
+        place = places.get(aid)
+        if place is None:
+            continue
+        sums = agg.principles.setdefault((place[0], place[1], s), {})
+        acc = sums.get(pid)
+        if acc is None:
+            sums[pid] = [a, v, d]
+        else:  # several cases of one unit and year
+            acc[0] += a
+            acc[1] += v
+            acc[2] += d
+    if with_steps:
+        _load_steps(conn, agg, places, selection, side)
+
+
+def _load_steps(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
+                selection: Sequence[int] | None, side: str | None) -> None:
+    t = summary_steps
+    for aid, s, step_id, level, n in _summary_rows(conn, t, [t.c.step_id, t.c.level, t.c.respondents],
+                                                   selection, side):
+        place = places.get(aid)
+        if place is not None:
+            counts = agg.steps.setdefault((place[0], place[1], s), {}).setdefault(step_id, {})
+            counts[level] = counts.get(level, 0) + n
 
 
 def clear_cache() -> None:
@@ -557,7 +650,14 @@ class Comparison:
 
 def compare(db: Any, fw: Framework, units: Sequence[str] | None = None, years: Sequence[int] | None = None,
             side: str | None = None, region: str | None = None) -> Comparison:
-    agg = load_aggregates(db, fw, units, years, side, region)
+    # Step levels are shown for one year only: load them for that year alone.
+    agg = load_aggregates(db, fw, units, years, side, region, with_steps=False)
+    latest = max((y for y in agg.years if agg.units_in(y, side)), default=None)
+    if latest is not None:
+        unit_names = None if units is None else sorted(set(units))
+        with engine_of(db).connect() as conn:
+            places = _places(conn, _filters(unit_names, [latest], region))
+            _load_steps(conn, agg, places, sorted(places), side)
     return comparison_from(fw, agg, side)
 
 
@@ -569,8 +669,8 @@ def comparison_from(fw: Framework, agg: Aggregates, side: str | None = None) -> 
         units=agg.units, years=agg.years, side=side, year=latest, scores=scores, stats=stats,
         rankings=rankings(fw, scores[latest]) if latest is not None else {},
         heatmap=heatmap(fw, agg, latest, side) if latest is not None else [],
-        trends=[p for y in sorted(scores) for u, ss in scores[y].items()
-                for p in (TrendPoint(u, s.principle_id, y, s.score) for s in ss)],
+        trends=[TrendPoint(u, s.principle_id, y, s.score) for y in sorted(scores)
+                for u, ss in scores[y].items() for s in ss],
         region_trend=[TrendPoint("median", pid, y, b.median) for y, st in stats.items() for pid, b in st.items()],
         unit_info=agg.unit_info,
     )

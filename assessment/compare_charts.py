@@ -9,6 +9,8 @@ TrendPoint). No streamlit here; the pages and the report both use these.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import altair as alt
@@ -116,14 +118,15 @@ def ranking_bars(fw: Framework, principle_id: str, rows, lang: str, median: floa
         tooltip=[alt.Tooltip("rank:Q", title=t("reg.chart.rank", lang)),
                  alt.Tooltip("unit:N", title=t("reg.chart.unit", lang)),
                  alt.Tooltip("score:Q", title=t("reg.chart.score", lang), format=".1f")],
-    ).properties(height=max(60, 18 * len(order)),
-                 title=fw.principle_by_id[principle_id].name(lang))
+    )
+    # Discrete sizes as alt.Step: a fixed pixel height on a band scale collapses in st.altair_chart.
+    size = dict(height=alt.Step(20), title=fw.principle_by_id[principle_id].name(lang))
     if median is None:
-        return bars
+        return bars.properties(**size)
     rule = alt.Chart(pd.DataFrame([{"median": median, "what": t("reg.stat.median", lang)}])).mark_rule(
         color="black", strokeDash=[4, 3]).encode(
         x="median:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("median:Q", format=".1f", title="")])
-    return alt.layer(bars, rule)
+    return alt.layer(bars, rule).properties(**size)
 
 
 # --- levels reached per step across units ----------------------------------
@@ -173,7 +176,7 @@ def level_heatmap_across(fw: Framework, cells, lang: str, extensions: Sequence[s
                  alt.Tooltip("answered:Q", title=t("reg.chart.answered", lang)),
                  alt.Tooltip("distribution:N", title=t("reg.chart.distribution", lang))],
     )
-    return rect.properties(height=max(80, 20 * len(units)), width=max(360, 90 * len(steps)))
+    return rect.properties(height=alt.Step(22), width=alt.Step(95))
 
 
 # --- trends --------------------------------------------------------------
@@ -208,7 +211,8 @@ def trend_chart(fw: Framework, points, stats_by_year: Mapping[int, Mapping[str, 
     median_label = t("reg.stat.median", lang)
     series = [median_label, *highlight]
     colour = alt.Color("series:N", sort=series, title=None,
-                       scale=alt.Scale(domain=series, range=["#555555", *PALETTE[:len(highlight)]]))
+                       scale=alt.Scale(domain=series, range=["#555555", *PALETTE[:len(highlight)]]),
+                       legend=alt.Legend(orient="bottom", direction="horizontal", labelLimit=260, columns=4))
     years = sorted(stats_by_year)
     x = alt.X("year:O", title=t("reg.chart.year", lang), sort=years, axis=alt.Axis(labelAngle=0))
     y = alt.Y("score:Q", scale=alt.Scale(domain=[0, 100]), title=t("reg.chart.score", lang))
@@ -261,7 +265,7 @@ def progress_bars(progress, name, lang: str) -> alt.Chart:
         tooltip=[alt.Tooltip("group:N", title=""), alt.Tooltip("status:N", title=""),
                  alt.Tooltip("count:Q", title=t("reg.chart.commitments", lang)),
                  alt.Tooltip("share:Q", format=".0%", title=t("reg.chart.share", lang))],
-    ).properties(height=max(60, 28 * len(groups)))
+    ).properties(height=alt.Step(28))
 
 
 # --- deltas and export -------------------------------------------------------
@@ -279,19 +283,28 @@ def score_deltas(fw: Framework, before: Sequence[PrincipleScore] | None,
     return out
 
 
-def _spec(chart: alt.TopLevelMixin) -> dict:
-    return chart.to_dict()
+# One font for every exported chart: vl-convert's default has no "✓", and a text
+# with a missing glyph falls back to a serif font as a whole.
+EXPORT_FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian package fonts-dejavu-core
+
+
+@lru_cache(maxsize=1)
+def _export_config() -> dict:
+    if FONT_DIR.is_dir():
+        vlc.register_font_directory(str(FONT_DIR))
+    return {"font": EXPORT_FONT}
 
 
 def _locale(lang: str) -> str:
-    return "sv-SE" if lang == "sv" else "en-US"
+    return "sv-SE" if lang == "sv" else "en-US"  # decimal comma in Swedish
 
 
 def chart_png(chart: alt.TopLevelMixin, lang: str = "sv", scale: float = 2.0) -> bytes:
     """The chart as PNG (for the PDF report and for downloading a chart alone)."""
-    return vlc.vegalite_to_png(_spec(chart), scale=scale, format_locale=_locale(lang))
+    return vlc.vegalite_to_png(chart.to_dict(), scale=scale, config=_export_config(), format_locale=_locale(lang))
 
 
 def chart_svg(chart: alt.TopLevelMixin, lang: str = "sv") -> str:
     """The chart as standalone SVG markup (for the HTML report and downloads)."""
-    return vlc.vegalite_to_svg(_spec(chart), format_locale=_locale(lang))
+    return vlc.vegalite_to_svg(chart.to_dict(), config=_export_config(), format_locale=_locale(lang))

@@ -272,10 +272,12 @@ def _followup_blocks(section: FollowupSection, fw: Framework, lang: str) -> list
                               total=section.overall.total, year=section.year)))
     header = ["", t("regional.status.done", lang), t("regional.status.under_way", lang), t("regional.status.not_started", lang),
               t("regional.status.not_applicable", lang), t("reg.col.progress", lang)]
-    widths = (3.4, 1.1, 1.3, 1.3, 1.3, 1.3)
+    widths = (3.0, 1.4, 1.2, 1.4, 1.4, 1.4)
     party_rows = _progress_rows([section.overall], lambda _g: t("reg.report.all_commitments", lang), lang)
     party_rows += _progress_rows(section.by_party, lambda g: agreement.party_name(g, lang), lang)
+    blocks.append(Paragraph(t("reg.report.per_party", lang)))
     blocks.append(Table([t("reg.col.party", lang), *header[1:]], party_rows, widths))
+    blocks.append(Paragraph(t("reg.report.per_principle", lang)))
     principle_rows = _progress_rows(section.by_principle, lambda g: fw.principle_by_id[g].name(lang), lang)
     blocks.append(Table([t("reg.col.principle", lang), *header[1:]], principle_rows, widths))
     if section.previous_year is not None:
@@ -396,8 +398,11 @@ def render_pdf(blocks: Sequence[Block], lang: str, title: str, footer: str) -> b
                     pdf.add_page()
                 pdf.ln(4)
             pdf.set_font("DejaVu", "B", size)
-            pdf.set_text_color(0, 0x40, 0x80) if block.level > 1 else pdf.set_text_color(20)
-            pdf.multi_cell(width, size * 0.5, block.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            if block.level > 1:
+                pdf.set_text_color(0, 0x40, 0x80)
+            else:
+                pdf.set_text_color(20)
+            pdf.multi_cell(width, size * 0.5, block.text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             if block.level > 1:
                 pdf.set_draw_color(0, 0x72, 0xB2)
                 pdf.line(pdf.l_margin, pdf.get_y() + 0.5, pdf.l_margin + width, pdf.get_y() + 0.5)
@@ -406,7 +411,7 @@ def render_pdf(blocks: Sequence[Block], lang: str, title: str, footer: str) -> b
         elif isinstance(block, Paragraph):
             pdf.set_font("DejaVu", "", 8.5 if block.small else 10)
             pdf.set_text_color(110 if block.small else 30)
-            pdf.multi_cell(width, 5, block.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(width, 5, block.text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.set_text_color(30)
             pdf.ln(1.5)
         elif isinstance(block, Table):

@@ -8,6 +8,8 @@ years) use one query per table, never one per response.
 
 from __future__ import annotations
 
+import gc
+import json
 import secrets
 from collections import defaultdict
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import db
 from .framework import Framework
-from .responses import DONT_KNOW, Response, StepAnswer, validate_against
+from .responses import DONT_KNOW, FORMAT, Response, StepAnswer, validate_against
 
 SIDES = ("public", "civil_society")
 UNIT_KINDS = ("municipality", "region", "organisation")
@@ -33,6 +35,8 @@ BATCH = 2000  # responses per executemany batch in add_responses
 
 # JSONB on PostgreSQL: binary, indexable; plain JSON text on SQLite.
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# For nullable columns: Python None is SQL NULL, not the JSON text 'null'.
+NullableJson = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 # The answer tables are only ever read by response: cluster them by their key on SQLite.
 ANSWER_TABLE = {"sqlite_with_rowid": False}
 
@@ -49,6 +53,8 @@ units = sa.Table(
     sa.Column("region", sa.String(NAME_MAX)),
     sa.CheckConstraint(sa.column("kind").in_(UNIT_KINDS), name="kind"),
 )
+
+_units = units  # Store.responses_where has a parameter called `units`
 
 assessments = sa.Table(
     "assessments", db.metadata,
@@ -75,7 +81,7 @@ responses = sa.Table(
     sa.Column("side", sa.String(20), nullable=False),
     sa.Column("role", sa.String(NAME_MAX), nullable=False, server_default=""),
     # Set only when an imported response's levels differ from its assessment's.
-    sa.Column("extensions", Json),
+    sa.Column("extensions", NullableJson),
     _timestamp("created_at"),
     _timestamp("updated_at"),
     _timestamp("submitted_at", nullable=True),
@@ -103,8 +109,6 @@ ratings = sa.Table(
     sa.CheckConstraint("(value IS NULL) = (dont_know = true)", name="value_or_dont_know"),
     **ANSWER_TABLE,
 )
-
-_units = units  # Store.responses_where has a parameter called `units`
 
 comments = sa.Table(
     "comments", db.metadata,
@@ -265,6 +269,29 @@ def _insert(conn: Connection, table: sa.Table):
     raise ValueError(f"unsupported database '{dialect}'")
 
 
+def _bulk_insert(conn: Connection, table: sa.Table, names: Sequence[str], rows: list[tuple]) -> None:
+    """Insert rows (tuples of the `names` columns, JSON as text) straight through the driver.
+
+    SQLAlchemy's per-row parameter handling cost more than the database for millions of
+    ratings; PostgreSQL gets COPY, SQLite one executemany.
+    """
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+    else:
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})", rows)
+
+
 def _upsert(conn: Connection, table: sa.Table, row: dict, keys: Sequence[str]) -> None:
     """Insert `row`, or update its non-key columns when a row with the same `keys` exists."""
     stmt = _insert(conn, table).values(row)
@@ -377,15 +404,19 @@ class Store:
         extensions = _id_list(extensions, "extensions")
         self._check_extensions(extensions)
         token = new_token()
-        with self._write() as conn:
-            unit_id = self._ensure_unit(conn, unit)
-            if self._find_assessment_id(conn, unit_id, year, case) is not None:
-                raise ValueError(f"{unit} already has an assessment for {year}"
-                                 + (f" (case {case!r})" if case else ""))
-            conn.execute(assessments.insert().values(
-                token=token, unit_id=unit_id, year=year, case=case, extensions=extensions,
-                created_at=db.utcnow()))
-            row = conn.execute(self._assessment_query().where(assessments.c.token == token)).one()
+        exists = ValueError(f"{unit} already has an assessment for {year}"
+                            + (f" (case {case!r})" if case else ""))
+        try:
+            with self._write() as conn:
+                unit_id = self._ensure_unit(conn, unit)
+                if self._find_assessment_id(conn, unit_id, year, case) is not None:
+                    raise exists
+                conn.execute(assessments.insert().values(
+                    token=token, unit_id=unit_id, year=year, case=case, extensions=extensions,
+                    created_at=db.utcnow()))
+                row = conn.execute(self._assessment_query().where(assessments.c.token == token)).one()
+        except sa.exc.IntegrityError:
+            raise exists from None  # created concurrently (PostgreSQL; SQLite writers queue)
         return self._assessment_info(row)
 
     @staticmethod
@@ -419,8 +450,7 @@ class Store:
             query = query.where(units.c.name == _name(unit, "unit name"))
         if year is not None:
             query = query.where(assessments.c.year == _year(year))
-        query = query.order_by(units.c.name, assessments.c.year.desc(),
-                               _case_key)
+        query = query.order_by(units.c.name, assessments.c.year.desc(), _case_key)
         with self._read() as conn:
             return [self._assessment_info(row) for row in conn.execute(query)]
 
@@ -584,10 +614,11 @@ class Store:
         checked = [self._checked_response(i, item) for i, item in enumerate(items)]
         tokens = [new_token() for _ in checked]
         with self._write() as conn:
-            assessment_ids: dict[tuple[str, int, str | None], tuple[int, list[str]]] = {}
+            places: dict[tuple[str, int, str | None], tuple[int, list[str]]] = {}
+            unit_ids: dict[str, int] = {}
             for start in range(0, len(checked), BATCH):
                 self._insert_batch(conn, checked[start:start + BATCH], tokens[start:start + BATCH],
-                                   assessment_ids)
+                                   places, unit_ids)
         return tokens
 
     def _checked_response(self, index: int, response: Any) -> Response:
@@ -595,17 +626,26 @@ class Store:
         if not isinstance(response, Response):
             raise ValueError(f"{where}: expected a Response, got {type(response).__name__}")
         try:
-            # Revalidate: model_construct or later assignments may have skipped the checks.
-            response = Response.model_validate(response.model_dump())
-        except ValidationError as exc:
-            raise ValueError(f"{where}: " + "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+            # Revalidate (a copy): model_construct or assignments may have skipped the checks.
+            response = Response.model_validate(
+                {**response.__dict__, "steps": {key: dict(answer.__dict__)
+                                                for key, answer in response.steps.items()}})
+        except (ValidationError, AttributeError, TypeError) as exc:
+            details = ("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                       if isinstance(exc, ValidationError) else str(exc))
+            raise ValueError(f"{where}: {details}") from None
         response.unit = _name(response.unit, f"{where}: unit")
         response.case = _optional_name(response.case, f"{where}: case")
+        _role(response.role)
         for what, keys in (("step id", response.steps), ("statement key", response.ratings),
                            ("comment key", response.comments)):
-            for key in keys:
-                _key(key, f"{where}: {what}")
+            if not all(type(key) is str and key.strip() == key and 0 < len(key) <= KEY_MAX for key in keys):
+                for key in keys:
+                    _key(key, f"{where}: {what}")  # names the bad one
+                    if key != key.strip():
+                        raise ValueError(f"{where}: {what} {key!r} has spaces around it")
+        for step_id, answer in response.steps.items():
+            _key(answer.level, f"{where}: step '{step_id}': level")
         if self.framework is not None:
             problems = validate_against(response, self.framework)
             if problems:
@@ -613,14 +653,16 @@ class Store:
         return response
 
     def _insert_batch(self, conn: Connection, batch: list[Response], tokens: list[str],
-                      assessment_ids: dict) -> None:
+                      places: dict, unit_ids: dict) -> None:
         now = db.utcnow()
         rows = []
         for response, token in zip(batch, tokens):
             place = (response.unit, response.year, response.case)
-            if place not in assessment_ids:
-                assessment_ids[place] = self._get_or_create_assessment(conn, response)
-            assessment_id, assessment_extensions = assessment_ids[place]
+            if place not in places:
+                if response.unit not in unit_ids:
+                    unit_ids[response.unit] = self._ensure_unit(conn, response.unit)
+                places[place] = self._get_or_create_assessment(conn, unit_ids[response.unit], response)
+            assessment_id, assessment_extensions = places[place]
             own = response.extensions if response.extensions != assessment_extensions else None
             rows.append({"token": token, "assessment_id": assessment_id, "side": response.side,
                          "role": _role(response.role), "extensions": own,
@@ -631,19 +673,17 @@ class Store:
         steps, rates, notes = [], [], []
         for response, token in zip(batch, tokens):
             rid = ids[token]
-            steps += [{"response_id": rid, "step_id": step_id, "level": answer.level,
-                       "tools": answer.tools} for step_id, answer in response.steps.items()]
-            rates += [{"response_id": rid, "statement_key": key,
-                       "value": None if value == DONT_KNOW else value, "dont_know": value == DONT_KNOW}
+            steps += [(rid, step_id, answer.level, json.dumps(answer.tools))
+                      for step_id, answer in response.steps.items()]
+            rates += [(rid, key, None, True) if value == DONT_KNOW else (rid, key, value, False)
                       for key, value in response.ratings.items()]
-            notes += [{"response_id": rid, "key": key, "text": text.strip()}
-                      for key, text in response.comments.items() if text.strip()]
-        for table, values in ((step_answers, steps), (ratings, rates), (comments, notes)):
-            if values:
-                conn.execute(table.insert(), values)
+            notes += [(rid, key, text.strip()) for key, text in response.comments.items() if text.strip()]
+        _bulk_insert(conn, step_answers, ("response_id", "step_id", "level", "tools"), steps)
+        _bulk_insert(conn, ratings, ("response_id", "statement_key", "value", "dont_know"), rates)
+        _bulk_insert(conn, comments, ("response_id", "key", "text"), notes)
 
-    def _get_or_create_assessment(self, conn: Connection, response: Response) -> tuple[int, list[str]]:
-        unit_id = self._ensure_unit(conn, response.unit)
+    @staticmethod
+    def _get_or_create_assessment(conn: Connection, unit_id: int, response: Response) -> tuple[int, list[str]]:
         # ON CONFLICT DO NOTHING: a concurrent import may create the same assessment.
         conn.execute(_insert(conn, assessments).values(
             token=new_token(), unit_id=unit_id, year=response.year, case=response.case,
@@ -688,15 +728,21 @@ class Store:
                 [years] if isinstance(years, int) else years, "years")]))
         if side is not None:
             where.append(responses.c.side == _side(side))
-        with self._read() as conn:
+        with self._read() as conn, _gc_paused():
             return self._load(conn, where, with_info=False)
 
     def _load(self, conn: Connection, where: list, with_info: bool) -> list:
-        """Responses matching `where` (on responses, assessments, units): one query per table."""
+        """Responses matching `where` (on responses, assessments, units).
+
+        One query per table, whatever the number of responses: ratings and step answers
+        come grouped per response as JSON objects, which are parsed in large batches.
+        """
         base = responses.join(assessments, responses.c.assessment_id == assessments.c.id) \
                         .join(units, assessments.c.unit_id == units.c.id)
         columns = [responses.c.id, units.c.name, assessments.c.year, assessments.c.case,
-                   responses.c.side, responses.c.role, responses.c.extensions, assessments.c.extensions]
+                   responses.c.side, responses.c.role,
+                   # As text: a few distinct values, parsed once each below.
+                   sa.cast(responses.c.extensions, sa.Text), sa.cast(assessments.c.extensions, sa.Text)]
         if with_info:
             columns += [responses.c.token, responses.c.created_at, responses.c.updated_at,
                         responses.c.submitted_at, assessments.c.id, assessments.c.token,
@@ -706,44 +752,113 @@ class Store:
         if not heads:
             return []
 
-        def answers(table: sa.Table, *cols) -> sa.Select:
+        def per_response(table: sa.Table, *cols) -> sa.Select:
             query = sa.select(table.c.response_id, *cols)
             if where:
                 query = query.select_from(table.join(base, table.c.response_id == responses.c.id)) \
                              .where(*where)
-            return query.execution_options(yield_per=20_000)  # stream: millions of ratings
+            return query
 
-        keys: dict[str, str] = {}  # one string object per statement key, shared by all dicts
-        rating_map: dict[int, dict] = defaultdict(dict)
-        for rid, key, value, dont_know in conn.execute(
-                answers(ratings, ratings.c.statement_key, ratings.c.value, ratings.c.dont_know)):
-            rating_map[rid][keys.setdefault(key, key)] = DONT_KNOW if dont_know else value
-        step_map: dict[int, dict] = defaultdict(dict)
-        for rid, step_id, level, tools in conn.execute(
-                answers(step_answers, step_answers.c.step_id, step_answers.c.level, step_answers.c.tools)):
-            step_map[rid][keys.setdefault(step_id, step_id)] = StepAnswer.model_construct(
-                level=level, tools=tools)
+        dialect = conn.dialect.name
+        rating_map = _json_objects(conn, per_response(ratings, _ratings_object(dialect))
+                                   .group_by(ratings.c.response_id))
+        step_map = _json_objects(conn, per_response(step_answers, _steps_object(dialect))
+                                 .group_by(step_answers.c.response_id))
         comment_map: dict[int, dict] = defaultdict(dict)
-        for rid, key, text in conn.execute(answers(comments, comments.c.key, comments.c.text)):
+        for rid, key, text in conn.execute(per_response(comments, comments.c.key, comments.c.text)):
             comment_map[rid][key] = text
 
+        extension_lists: dict[str | None, list[str] | None] = {None: None}
         out = []
         construct = Response.model_construct  # stored data was validated when written
         for head in heads:
-            rid = head[0]
-            response = construct(
-                unit=head[1], year=head[2], case=head[3], side=head[4], role=head[5],
-                extensions=list(head[6] if head[6] is not None else head[7] or ()),
-                steps=step_map.pop(rid, {}), ratings=rating_map.pop(rid, {}),
-                comments=comment_map.pop(rid, {}))
+            rid, unit, year, case, side, role, own, shared = head[:8]
+            for text in (own, shared):
+                if text not in extension_lists:
+                    extension_lists[text] = json.loads(text)
+            extensions = extension_lists[own]
+            if extensions is None:
+                extensions = extension_lists[shared]
+            steps = step_map.pop(rid, None)
+            response = construct(  # every field given: pydantic's default lookup is slow
+                format=FORMAT, unit=unit, year=year, case=case, side=side, role=role,
+                extensions=list(extensions or ()),
+                steps={step: _step_answer(answer) for step, answer in steps.items()} if steps else {},
+                ratings=rating_map.pop(rid, {}), comments=comment_map.pop(rid, {}))
             if with_info:
-                (_, unit, year, case, _, _, _, extensions, token, created, updated, submitted,
-                 assessment_id, assessment_token, kind, region, assessment_created) = head
+                (token, created, updated, submitted, assessment_id, assessment_token, kind, region,
+                 assessment_created) = head[8:]
                 assessment = self._assessment_info((assessment_id, assessment_token, unit, kind, region,
-                                                    year, case, extensions, assessment_created))
+                                                    year, case, extension_lists[shared],
+                                                    assessment_created))
                 out.append(ResponseInfo(token, assessment, response,
                                         _aware(created), _aware(updated), _aware(submitted)))
             else:
                 out.append(response)
         return out
 
+
+# --- bulk reading helpers ----------------------------------------------------------------------
+
+JSON_BATCH = 20_000  # response rows per json.loads call
+
+
+def _ratings_object(dialect: str):
+    """Per response, its ratings as one JSON object text: {"key": 3, "other": "dont_know"}."""
+    dont_know = sa.literal_column(f"'{DONT_KNOW}'")
+    if dialect == "postgresql":
+        value = sa.case((ratings.c.dont_know, sa.func.to_json(sa.cast(dont_know, sa.Text))),
+                        else_=sa.func.to_json(ratings.c.value))
+        return sa.cast(sa.func.json_object_agg(ratings.c.statement_key, value), sa.Text)
+    value = sa.case((ratings.c.dont_know, dont_know), else_=ratings.c.value)
+    return sa.func.json_group_object(ratings.c.statement_key, value)
+
+
+def _steps_object(dialect: str):
+    """Per response, its step answers as one JSON object text: {"agenda": {"level": ..., "tools": [...]}}."""
+    level, tools = sa.literal_column("'level'"), sa.literal_column("'tools'")
+    if dialect == "postgresql":
+        answer = sa.func.json_build_object(level, step_answers.c.level, tools, step_answers.c.tools)
+        return sa.cast(sa.func.json_object_agg(step_answers.c.step_id, answer), sa.Text)
+    answer = sa.func.json_object(level, step_answers.c.level, tools, sa.func.json(step_answers.c.tools))
+    return sa.func.json_group_object(step_answers.c.step_id, answer)
+
+
+def _json_objects(conn: Connection, query: sa.Select) -> dict[int, dict]:
+    """{response id: object} from rows of (response id, JSON object text)."""
+    out: dict[int, dict] = {}
+    for part in conn.execute(query.execution_options(yield_per=JSON_BATCH)).partitions():
+        # One json.loads per batch runs at C speed and makes each key string once per batch.
+        objects = json.loads("[" + ",".join([row[1] for row in part]) + "]")
+        out.update(zip([row[0] for row in part], objects))
+    return out
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects (none form cycles).
+
+    Otherwise the millions of new dicts trigger one full collection after another,
+    which made loading 2-3 times slower.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_set = object.__setattr__
+
+
+def _step_answer(values: dict) -> StepAnswer:
+    """StepAnswer from stored {'level', 'tools'}, as model_construct builds it, minus its per-field
+    alias and default handling: with millions of stored answers that handling dominated loading."""
+    answer = StepAnswer.__new__(StepAnswer)
+    _set(answer, "__dict__", values)
+    _set(answer, "__pydantic_fields_set__", {"level", "tools"})
+    _set(answer, "__pydantic_extra__", None)
+    _set(answer, "__pydantic_private__", None)
+    return answer

@@ -269,6 +269,7 @@ class WorkshopStore:
         self.engine = engine
         self._fw = fw
         self._sqlite = engine.dialect.name == "sqlite"
+        self._statements: dict[object, Any] = {}
 
     @classmethod
     def open(cls, url: str | None = None, fw: Framework | None = None) -> "WorkshopStore":
@@ -506,36 +507,52 @@ class WorkshopStore:
                 workshop_id=row["id"], token_hash=_hash(token), side=side, role=role, joined_at=_now()))
         return token
 
-    def _upsert(self, conn: Connection, table: sa.Table, values: dict, keys: list[str], update: list[str]):
-        insert = (sqlite.insert if self._sqlite else postgresql.insert)(table).values(**values)
-        conn.execute(insert.on_conflict_do_update(
-            index_elements=keys, set_={name: insert.excluded[name] for name in update}))
+    def _upsert(self, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...]):
+        """INSERT ... ON CONFLICT DO UPDATE, built once per table (building costs more than running)."""
+        cache_key = (table.name, keys, update)
+        statement = self._statements.get(cache_key)
+        if statement is None:
+            insert = (sqlite.insert if self._sqlite else postgresql.insert)(table)
+            statement = insert.on_conflict_do_update(
+                index_elements=list(keys), set_={name: insert.excluded[name] for name in update})
+            self._statements[cache_key] = statement
+        return statement
+
+    def _vote_check(self):
+        """Participant, card and workshop state in one query (built once)."""
+        statement = self._statements.get("vote_check")
+        if statement is None:
+            p, c, w = workshop_participants, workshop_cards, workshops
+            statement = (sa.select(p.c.id, p.c.workshop_id, c.c.state, w.c.phase)
+                         .select_from(p)
+                         .join(c, sa.and_(c.c.workshop_id == p.c.workshop_id,
+                                          c.c.card_id == sa.bindparam("card_id")))
+                         .join(w, w.c.id == p.c.workshop_id)
+                         .where(p.c.token_hash == sa.bindparam("token_hash")))
+            if not self._sqlite:
+                # Hold the card row while voting: close_card waits for us, or we see it closed.
+                statement = statement.with_for_update(read=True, of=c)
+            self._statements["vote_check"] = statement
+        return statement
 
     def vote(self, participant_token: str, card_id: str, value: str) -> None:
         """Record (or replace) the participant's vote on an open card; committed on return."""
         if value not in VOTE_VALUES:
             raise InvalidInput("workshop.error.bad_value", "invalid vote {value}", value=value)
         with self._write() as conn:
-            person = self._participant(conn, participant_token)
-            query = (sa.select(workshop_cards.c.state, workshops.c.phase)
-                     .join(workshops, workshops.c.id == workshop_cards.c.workshop_id)
-                     .where(workshop_cards.c.workshop_id == person.workshop_id,
-                            workshop_cards.c.card_id == card_id))
-            if not self._sqlite:
-                # Hold the card row while voting: close_card waits for us, or we see it closed.
-                query = query.with_for_update(read=True, of=workshop_cards)
-            card = conn.execute(query).first()
-            if card is None:
+            found = conn.execute(self._vote_check(), {"card_id": card_id,
+                                                      "token_hash": _hash(participant_token or "")}).first()
+            if found is None:
+                self._participant(conn, participant_token)  # raises UnknownParticipant if that was it
                 raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
                               card=card_id)
-            if card.phase == "ended":
+            if found.phase == "ended":
                 raise _ended()
-            if card.state != "open":
+            if found.state != "open":
                 raise Refused("workshop.error.card_closed", "voting on this statement is closed")
-            self._upsert(conn, workshop_votes,
-                         {"participant_id": person.id, "card_id": card_id, "workshop_id": person.workshop_id,
-                          "value": value, "updated_at": _now()},
-                         ["participant_id", "card_id"], ["value", "updated_at"])
+            conn.execute(self._upsert(workshop_votes, ("participant_id", "card_id"), ("value", "updated_at")),
+                         {"participant_id": found.id, "card_id": card_id, "workshop_id": found.workshop_id,
+                          "value": value, "updated_at": _now()})
 
     def place(self, participant_token: str, step_id: str, level_id: str) -> None:
         """The participant's level for a step in the matrix round ('none' allowed)."""
@@ -555,10 +572,9 @@ class WorkshopStore:
             if level_id != NO_LEVEL and level_id not in info.levels:
                 raise InvalidInput("workshop.error.bad_level", "the level {level} is not in the matrix",
                                    level=level_id)
-            self._upsert(conn, workshop_placements,
+            conn.execute(self._upsert(workshop_placements, ("participant_id", "step_id"), ("level_id", "updated_at")),
                          {"participant_id": person.id, "step_id": step_id, "workshop_id": person.workshop_id,
-                          "level_id": level_id, "updated_at": _now()},
-                         ["participant_id", "step_id"], ["level_id", "updated_at"])
+                          "level_id": level_id, "updated_at": _now()})
 
     def my_votes(self, participant_token: str) -> dict[str, str]:
         with self._read() as conn:

@@ -179,4 +179,6 @@ def tally_chart(tally: Tally, lang: str, width: int = 560) -> alt.LayerChart:
         x="mid:Q", text="text:N",
         color=alt.Color("vote:N", scale=alt.Scale(domain=list(VOTE_VALUES),
                                                   range=[TEXT_ON[v] for v in VOTE_VALUES]), legend=None))
-    return alt.layer(bars, text).properties(width=width, height=36 * len(GROUPS)).configure_view(stroke=None)
+    # Independent colour scales: the text colour (white or black) must not join the vote legend.
+    return (alt.layer(bars, text).resolve_scale(color="independent")
+            .properties(width=width, height=36 * len(GROUPS)).configure_view(stroke=None))

@@ -86,7 +86,10 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PostgresServer:
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="assessment-pg-"))
+        parent = tempfile.gettempdir()
+        if self.user and not os.stat(parent).st_mode & 0o001:
+            parent = "/tmp"  # the server user must be able to reach its data dir
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="assessment-pg-", dir=parent))
         if self.user:
             account = pwd.getpwnam(self.user)
             os.chown(self.tmpdir, account.pw_uid, account.pw_gid)
@@ -148,7 +151,10 @@ class PostgresServer:
 def run_with_server(command: list[str]) -> int:
     """Run command with TEST_DATABASE_URL pointing at a fresh server; always stop it."""
     # SIGTERM/SIGHUP become exceptions so the finally clause below still stops the server.
+    received = [signal.SIGINT]
+
     def interrupted(signum, _frame):
+        received[0] = signum
         raise KeyboardInterrupt(f"signal {signum}")
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -165,12 +171,12 @@ def run_with_server(command: list[str]) -> int:
             code = child.wait()
             code = 128 - code if code < 0 else code  # killed by a signal: shell convention
             if code:
-                print(f"{Path(command[0]).name} exited with {code}; PostgreSQL stopped", file=sys.stderr)
+                print(f"{Path(command[0]).name} exited with {code}", file=sys.stderr)
             return code
         except KeyboardInterrupt:
             child.terminate()
             child.wait()
-            return 130
+            return 128 + received[0]
     finally:
         server.stop()
 
@@ -184,6 +190,8 @@ def main(argv: list[str]) -> int:
     except PostgresUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # while the server was starting; it has been stopped
+        return 130
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def side_label(side: str | None) -> str:
 
 def download_chart(chart, name: str, key: str) -> None:
     """PNG and SVG buttons; the file is made only when clicked."""
-    left, right, _ = st.columns([1, 1, 4])
+    left, right, _ = st.columns([1, 1, 8])
     left.download_button(t("reg.download.png", L), data=functools.partial(cc.chart_png, chart, L),
                          file_name=f"{name}.png", mime="image/png", key=f"png_{key}", on_click="ignore")
     right.download_button(t("reg.download.svg", L), data=functools.partial(cc.chart_svg, chart, L),
@@ -114,7 +114,8 @@ if view == "profiles":
         pages = (len(names) + PAGE_SIZE - 1) // PAGE_SIZE
         page = 1
         if pages > 1:
-            page = st.number_input(t("reg.compare.page", L, pages=pages), 1, pages, 1, key="cmp_page")
+            page = st.columns([1, 4])[0].number_input(t("reg.compare.page", L, pages=pages), 1, pages, 1,
+                                                      key="cmp_page")
         shown = names[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
         st.caption(t("reg.compare.multiples", L, n=len(names),
                      order=", ".join(p.name(L) for p in fw.principles)))
@@ -148,9 +149,13 @@ elif view == "ranking":
     st.altair_chart(chart, width="stretch")
     download_chart(chart, f"ranking_{principle}_{year}", "ranking")
     st.subheader(t("reg.compare.table", L))
-    # The core repeats "Rank" after every principle; a table needs unique column names.
-    header = [f"{h} ({header[i - 1]})" if i > 1 and i % 2 == 0 else h for i, h in enumerate(header)]
-    st.dataframe(pd.DataFrame(rows, columns=header), hide_index=True)
+    # The core's table alternates score and rank per principle: shown as two tables.
+    show_ranks = st.toggle(t("reg.compare.show_ranks", L), key="cmp_ranks")
+    pick = [0] + list(range(2 if show_ranks else 1, len(header), 2))
+    kept = [row for row in rows if not show_ranks or any(row[i] is not None for i in pick[1:])]
+    st.dataframe(pd.DataFrame([[row[i] for i in pick] for row in kept],
+                              columns=[header[0]] + [header[i - 1 if show_ranks else i] for i in pick[1:]]),
+                 hide_index=True)
 
 elif view == "steps":
     cells = _heatmap(unit_key, year, side, region, version)
@@ -165,7 +170,9 @@ elif view == "trends":
     candidates = sorted({p.unit for p in comparison.trends})
     default = candidates if len(candidates) <= cc.MAX_OVERLAY else []
     highlight = st.multiselect(t("reg.compare.highlight", L), candidates, default=default,
-                               max_selections=cc.MAX_OVERLAY, key="cmp_highlight")
+                               max_selections=cc.MAX_OVERLAY, key="cmp_highlight",
+                               placeholder=t("reg.compare.highlight_hint", L))
+    st.caption(t("reg.compare.trend_note", L))
     if len(comparison.stats) < 2:
         st.info(t("reg.compare.one_year", L))
     chart = cc.trend_chart(fw, comparison.trends, comparison.stats, L, highlight)

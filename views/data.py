@@ -13,6 +13,7 @@ import re
 import streamlit as st
 
 from assessment import exchange
+from assessment import followup_store as fs
 from assessment.i18n import t
 from assessment.yamlsource import SourceError
 from views.common import framework, get_store, lang
@@ -86,12 +87,24 @@ def show_problems(problems: list) -> None:
     st.error(t("reg.data.rejected", L, n=len(problems)) + "\n\n" + "\n".join(lines))
 
 
-def summary_text(name: str, summary: exchange.ImportSummary) -> tuple[bool, str]:
+def agreement_state() -> dict:
+    """Stored agreements and follow-ups, to tell what an import really changed.
+
+    (The import reports how many it wrote, and it writes them again on every import.)
+    """
+    state: dict = {("agreement", a.id): a.to_data() for a in fs.list_agreements(store)}
+    state.update({(f.agreement_id, f.commitment_id, f.year): (f.status, f.note) for f in fs.followups(store)})
+    return state
+
+
+def summary_text(name: str, summary: exchange.ImportSummary, before: dict, after: dict) -> tuple[bool, str]:
     """(anything new?, one line describing what the import did)."""
+    changed = [key for key, value in after.items() if before.get(key) != value]
     new = {
         "units": summary.units_added, "assessments": summary.assessments_added,
         "responses": summary.responses_added, "replaced": summary.responses_replaced,
-        "agreements": summary.agreements, "followups": summary.followups,
+        "agreements": sum(1 for key in changed if key[0] == "agreement"),
+        "followups": sum(1 for key in changed if key[0] != "agreement"),
     }
     if not any(new.values()):
         return False, t("reg.data.nothing_new", L, file=name, unchanged=summary.responses_unchanged)
@@ -113,6 +126,7 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
         show_problems(problems)
     else:
         for upload in files:
+            before = agreement_state()
             try:
                 summary = exchange.import_bytes(store, fw, upload.getvalue(), upload.name)
             except SourceError as exc:
@@ -121,5 +135,5 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
             except ValueError as exc:
                 st.error(t("reg.data.import_failed", L, file=upload.name, reason=str(exc)))
                 continue
-            changed, line = summary_text(upload.name, summary)
+            changed, line = summary_text(upload.name, summary, before, agreement_state())
             (st.success if changed else st.info)(line)

@@ -122,11 +122,14 @@ with record:
                 key = f"{agreement.id}_{year}_{commitment.id}"
                 left.radio(t("reg.followup.status", L), fs.STATUSES, horizontal=True, key=f"fu_status_{key}",
                            index=fs.STATUSES.index(current.status) if current else None,
-                           format_func=status_label, on_change=save, args=(commitment.id,))
+                           format_func=status_label, on_change=save, args=(commitment.id,),
+                           label_visibility="collapsed")
+                # A note needs a status to belong to: disabled until one is chosen.
                 right.text_input(t("reg.followup.note", L), value=current.note if current else "",
                                  key=f"fu_note_{key}", on_change=save, args=(commitment.id,),
-                                 disabled=current is None, placeholder=t("reg.followup.note_hint", L)
-                                 if current is None else "")
+                                 disabled=current is None, label_visibility="collapsed",
+                                 placeholder=t("reg.followup.note_hint" if current is None
+                                               else "reg.followup.note", L))
 
 # --- progress ----------------------------------------------------------------------------------
 

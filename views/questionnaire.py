@@ -16,6 +16,8 @@ from assessment.responses import DONT_KNOW, NO_LEVEL
 from assessment.scoring import progress
 from views.common import app_url, find_response, framework, get_store, lang, lang_params, show_flash
 
+import faulthandler, signal
+faulthandler.register(signal.SIGUSR1, file=open("/tmp/uidev/stacks.log", "a"), all_threads=True)
 L = lang()
 fw = framework()
 store = get_store()
@@ -52,7 +54,10 @@ def guarded(save, *args) -> None:
     """Run a save; a database failure becomes a message, not a traceback."""
     try:
         save(token, *args)
-    except (SQLAlchemyError, LookupError, ValueError) as exc:
+        open("/tmp/uidev/cb.log", "a").write(f"saved {args}\n")
+    except BaseException as exc:
+        open("/tmp/uidev/cb.log", "a").write(f"EXC {type(exc)} {exc}\n")
+        if not isinstance(exc, (SQLAlchemyError, LookupError, ValueError)): raise
         reason = type(exc).__name__ if isinstance(exc, SQLAlchemyError) else str(exc)
         st.session_state["_save_error"] = t("q.error.save", L, reason=reason)
 
@@ -95,6 +100,7 @@ def save_step(step_id: str) -> None:
 
 
 def save_rating(statement_key: str) -> None:
+    open("/tmp/uidev/cb.log", "a").write(f"cb {statement_key} {st.session_state.get(rating_key(statement_key))}\n")
     guarded(store.save_rating, statement_key, st.session_state.get(rating_key(statement_key)))
 
 
@@ -174,8 +180,11 @@ def step_page(step_id: str) -> None:
             for tool in cell.tools:
                 box = tool_key(step_id, level.id, tool.id)
                 seed(box, stored is not None and tool.id in stored.tools)
-                st.checkbox(f"**{tool.name(L)}** – {tool.description(L)}", key=box, disabled=chosen is None,
+                # Checkbox labels do not wrap, so the description goes in a caption of its own.
+                # Plain text: the label is also the box's aria-label, read out by screen readers.
+                st.checkbox(tool.name(L), key=box, disabled=chosen is None,
                             on_change=save_step, args=(step_id,))
+                st.caption(tool.description(L))
 
 
 def principle_page(principle_id: str) -> None:

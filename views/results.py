@@ -77,6 +77,37 @@ def chart_specs(_responses, _band_responses, token: str, language: str, extensio
     return specs
 
 
+def summary(scores, side_scores) -> str:
+    """A few sentences beside the radar: strongest and weakest principle, largest difference."""
+    name = {p.id: p.name(L) for p in fw.principles}
+    scored = [s for s in scores if s.score is not None]
+    if not scored:
+        return t("results.summary.none", L)
+    best, worst = max(scored, key=lambda s: s.score), min(scored, key=lambda s: s.score)
+    lines = [t("results.summary.best", L, principle=name[best.principle_id], score=f"{best.score:.0f}"),
+             t("results.summary.worst", L, principle=name[worst.principle_id], score=f"{worst.score:.0f}")]
+    pairs = [(p.principle_id, p.score - c.score) for p, c in zip(side_scores["public"], side_scores["civil_society"])
+             if p.score is not None and c.score is not None]
+    principle_id, difference = max(pairs, key=lambda pair: abs(pair[1])) if pairs else ("", 0.0)
+    if abs(difference) >= 1:
+        key = "results.summary.gap_public" if difference >= 0 else "results.summary.gap_civil"
+        lines.append(t(key, L, principle=name[principle_id], points=f"{abs(difference):.0f}"))
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def table(rows: list[dict], wide: str, width: str = "large", signed: str | None = None) -> None:
+    """A read-only table: the `wide` text column gets the room, scores show as whole numbers."""
+    frame = pd.DataFrame(rows)
+    config = {}
+    for name in frame.columns:
+        if name == wide:
+            config[name] = st.column_config.TextColumn(width=width)
+        elif pd.api.types.is_numeric_dtype(frame[name]) or frame[name].isna().all():
+            config[name] = st.column_config.NumberColumn(format="%+.0f" if name == signed else "%.0f",
+                                                         width="small")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
 def image_download(column, spec: dict, name: str, fmt: str) -> None:
     def render() -> bytes | str:
         import vl_convert as vlc  # only when the button is pressed
@@ -93,7 +124,9 @@ def image_download(column, spec: dict, name: str, fmt: str) -> None:
 # --- header ------------------------------------------------------------------------------
 
 assessment = load_assessment()
-responses = store.responses_for(assessment.token)
+started = store.responses_for(assessment.token)
+# Someone who opened the questionnaire but answered nothing is not a respondent (yet).
+responses = [r for r in started if r.steps or r.ratings]
 groups = by_side(responses)
 extensions = tuple(assessment.extensions)
 case = f" – {assessment.case}" if assessment.case else ""
@@ -104,6 +137,8 @@ counts = st.columns(3)
 counts[0].metric(t("results.respondents", L), len(responses))
 for column, side in zip(counts[1:], SIDES):
     column.metric(t(f"common.side.{side}", L), len(groups[side]))
+if len(started) > len(responses):
+    st.caption(t("results.not_started", L, count=len(started) - len(responses)))
 share_link = app_url("", a=assessment.token, **lang_params())
 if not responses:
     st.info(t("results.no_answers", L))
@@ -123,27 +158,25 @@ specs = chart_specs(responses, band_responses, assessment.token, L, extensions,
 
 scores = principle_scores(fw, responses)
 side_scores = {side: principle_scores(fw, groups[side]) for side in SIDES}
-radar_column, table_column = st.columns([1, 1], gap="large")
+st.subheader(t("results.radar", L))
+radar_column, summary_column = st.columns([3, 2], gap="large")
 with radar_column:
-    st.subheader(t("results.radar", L))
     st.vega_lite_chart(specs["radar"], theme=None, width="content")
     if compare:
         st.caption(t("results.compare.legend", L) if band_responses else t("results.compare.none", L))
-with table_column:
-    st.subheader(t("results.scores", L))
-    st.caption(t("results.scores.help", L, scale_max=fw.scale.max))
-    rows = []
-    for principle, score in zip(fw.principles, scores):
-        row = {t("results.col.principle", L): principle.name(L), t("results.col.score", L): score.score}
-        for side in SIDES:
-            if groups[side]:
-                row[t(f"common.side.{side}", L)] = side_scores[side][fw.principles.index(principle)].score
-        row[t("results.col.answered", L)] = score.answered
-        row[t("results.col.dont_know", L)] = score.dont_know
-        rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={name: st.column_config.NumberColumn(format="%.0f")
-                                for name in [t("results.col.score", L), *[t(f"common.side.{s}", L) for s in SIDES]]})
+with summary_column:
+    st.markdown(summary(scores, side_scores))
+st.caption(t("results.scores.help", L, scale_max=fw.scale.max))
+rows = []
+for i, (principle, score) in enumerate(zip(fw.principles, scores)):
+    row = {t("results.col.principle", L): principle.name(L), t("results.col.score", L): score.score}
+    for side in SIDES:
+        if groups[side]:
+            row[t(f"common.side.{side}", L)] = side_scores[side][i].score
+    row[t("results.col.answered", L)] = score.answered
+    row[t("results.col.dont_know", L)] = score.dont_know
+    rows.append(row)
+table(rows, wide=t("results.col.principle", L), width="medium")
 
 st.subheader(t("results.heatmap", L))
 st.caption(t("results.heatmap.help", L))
@@ -162,13 +195,13 @@ levels = step_levels(fw, responses)
 for item, tip in zip(levels, advice(fw, levels, extensions)):
     step = fw.step_by_id[item.step_id]
     reached = t("q.level.none", L) if item.level_id == NO_LEVEL else fw.level_by_id[item.level_id].name(L)
-    lines = [f"**{step.name(L)}** – {t('results.advice.reached', L, level=reached, answered=item.answered)}"]
+    text = f"**{step.name(L)}** – {t('results.advice.reached', L, level=reached, answered=item.answered)}  \n"
     if tip.next_level is None:
-        lines.append(t("results.advice.top", L))
+        text += t("results.advice.top", L)
     else:
-        lines.append(t("results.advice.next", L, level=fw.level_by_id[tip.next_level].name(L)))
-        lines += [f"- **{tool.name(L)}**: {tool.description(L)}" for tool in tip.tools]
-    st.markdown("\n".join(lines))
+        text += t("results.advice.next", L, level=fw.level_by_id[tip.next_level].name(L)) + "\n\n"
+        text += "\n".join(f"- **{tool.name(L)}**: {tool.description(L)}" for tool in tip.tools)
+    st.markdown(text)
 
 # --- statements and gaps -----------------------------------------------------------------
 
@@ -185,9 +218,7 @@ for score in statement_scores(fw, responses):
     row[t("results.col.answered", L)] = score.answered
     row[t("results.col.dont_know", L)] = score.dont_know
     statement_rows.append(row)
-st.dataframe(pd.DataFrame(statement_rows), hide_index=True, width="stretch",
-             column_config={name: st.column_config.NumberColumn(format="%.0f")
-                            for name in [t("results.col.score", L), *[t(f"common.side.{s}", L) for s in SIDES]]})
+table(statement_rows, wide=t("results.col.statement", L))
 
 st.subheader(t("results.gaps", L))
 if all(groups[side] for side in SIDES):
@@ -203,10 +234,7 @@ if all(groups[side] for side in SIDES):
         gap_rows.append({t("results.col.kind", L): t(f"results.gap.{gap.kind}", L), t("results.col.what", L): what,
                          t("common.side.public", L): gap.public, t("common.side.civil_society", L): gap.civil_society,
                          t("results.col.difference", L): gap.difference})
-    st.dataframe(pd.DataFrame(gap_rows[:10]), hide_index=True, width="stretch",
-                 column_config={name: st.column_config.NumberColumn(format="%+.0f" if name == t("results.col.difference", L) else "%.0f")
-                                for name in [t("common.side.public", L), t("common.side.civil_society", L),
-                                             t("results.col.difference", L)]})
+    table(gap_rows[:10], wide=t("results.col.what", L), signed=t("results.col.difference", L))
 else:
     st.info(t("results.gaps.one_side", L))
 

@@ -1,0 +1,264 @@
+"""The self-assessment pages (home, questionnaire, results) run headless through AppTest.
+
+Each test has its own SQLite file (ASSESSMENT_DB); the page's cached Store is keyed by
+the database URL, so tests do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from assessment.i18n import t
+from assessment.storage import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch):
+    path = tmp_path / "pages.db"
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSESSMENT_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def store(db_path, framework):
+    return Store.open(f"sqlite:///{db_path}", framework)
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "views/home.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [m.value for m in at.title]
+    parts += [m.value for m in at.subheader] + [m.value for m in at.error] + [m.value for m in at.info]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_home_renders_in_both_languages(db_path, lang):
+    at = open_page("views/home.py", **({"lang": lang} if lang == "en" else {}))
+    assert at.title[0].value == t("home.title", lang)
+    assert t("home.tab.start", lang) in [tab.label for tab in at.tabs]
+    assert at.button(key="FormSubmitter:start-" + t("home.start.submit", lang)) is not None
+    other = "en" if lang == "sv" else "sv"
+    assert t("home.title", other) not in texts(at)
+
+
+def test_home_lists_demo_assessments_as_fictional(store, framework):
+    from assessment.demo import DEMO_UNITS
+
+    unit = DEMO_UNITS[0].name
+    store.create_assessment(unit, 2025)
+    store.create_assessment("Riktiga kommunen", 2025)
+    at = open_page("views/home.py")
+    frame = at.dataframe[0].value
+    rows = {row["unit"]: row for _, row in frame.iterrows()}
+    assert rows[unit]["data"] == t("home.list.demo", "sv")
+    assert rows["Riktiga kommunen"]["data"] == ""
+    assert rows[unit]["results"].endswith(store.find_assessment(unit, 2025).token)
+
+
+def fill_start_form(at: AppTest, unit: str | None, side: str | None, year: int = 2025, case: str = "") -> None:
+    if unit is not None:
+        at.selectbox(key="start_unit").set_value(unit)
+    at.number_input(key="start_year").set_value(year)
+    at.text_input(key="start_case").input(case)
+    if side is not None:
+        at.radio(key="start_side").set_value(side)
+    at.text_input(key="start_role").input("Handläggare")
+    at.button(key="FormSubmitter:start-" + t("home.start.submit", "sv")).click()
+    at.run()
+
+
+def test_starting_an_assessment_creates_a_response_and_sets_the_link(store):
+    # AppTest cannot type a new option into the unit box (the browser test does): use a known unit.
+    store.ensure_unit("Testby kommun")
+    at = open_page("views/home.py")
+    fill_start_form(at, "Testby kommun", "civil_society", case="Fritidsplan")
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    token = at.query_params["r"][0] if isinstance(at.query_params["r"], list) else at.query_params["r"]
+    info = store.get_response(token)
+    assert info.assessment.unit == "Testby kommun"
+    assert info.assessment.case == "Fritidsplan"
+    assert info.response.side == "civil_society"
+    assert info.response.role == "Handläggare"
+    # We are on the questionnaire now, for that assessment.
+    assert "Testby kommun" in at.title[0].value
+    # The share link on the page points at the assessment, the personal link at the response.
+    codes = [c.value for c in at.code]
+    assert any(f"a={info.assessment.token}" in c for c in codes)
+    assert any(f"r={token}" in c for c in codes)
+
+
+@pytest.mark.parametrize("unit, side, field_key", [("", "public", "home.error.unit"),
+                                                   ("Testby kommun", None, "home.error.side")])
+def test_start_form_errors_name_the_field_and_write_nothing(store, unit, side, field_key):
+    store.ensure_unit("Testby kommun")
+    at = open_page("views/home.py")
+    fill_start_form(at, unit or None, side)
+    assert [e.value for e in at.error] == [t(field_key, "sv")]
+    assert "r" not in at.query_params
+    assert store.list_assessments() == []
+
+
+def test_join_by_share_link_gives_a_response_of_ones_own(store):
+    assessment = store.create_assessment("Delby", 2025)
+    first = store.start_response(assessment.token, "public")
+    at = open_page("views/home.py", a=assessment.token)
+    at.radio(key="join_side").set_value("civil_society")
+    at.button(key="FormSubmitter:join-" + t("home.join.submit", "sv")).click()
+    at.run()
+    assert not at.exception and not at.error
+    token = at.query_params["r"]
+    token = token[0] if isinstance(token, list) else token
+    assert token != first
+    assert store.get_response(token).assessment.token == assessment.token
+    assert len(store.responses_for(assessment.token)) == 2
+
+
+def test_continue_with_a_pasted_link(store):
+    assessment = store.create_assessment("Fortsättby", 2025)
+    token = store.start_response(assessment.token, "public")
+    at = open_page("views/home.py")
+    at.text_input(key="continue_link").input(f"http://example.org/questionnaire?r={token}&lang=sv")
+    at.button(key="FormSubmitter:continue-" + t("home.continue.submit", "sv")).click()
+    at.run()
+    assert not at.error
+    assert "Fortsättby" in at.title[0].value
+    at = open_page("views/home.py")
+    at.text_input(key="continue_link").input("not-a-token")
+    at.button(key="FormSubmitter:continue-" + t("home.continue.submit", "sv")).click()
+    at.run()
+    assert [e.value for e in at.error] == [t("home.error.link_unknown", "sv")]
+
+
+@pytest.mark.parametrize("params, message", [({"r": "no-such-token"}, "q.error.unknown_token"),
+                                             ({}, "q.error.no_token")])
+def test_questionnaire_with_bad_token_shows_an_error(db_path, params, message):
+    at = open_page("views/questionnaire.py", **params)
+    assert [e.value for e in at.error] == [t(message, "sv")]
+    assert not at.radio(key="lang_switch") is None
+    assert len(at.radio) == 1  # only the language switch: no questionnaire
+
+
+def test_answering_through_the_widgets_is_stored(store, framework):
+    assessment = store.create_assessment("Svarsby", 2025)
+    token = store.start_response(assessment.token, "public")
+    at = open_page("views/questionnaire.py", r=token)
+
+    step = framework.steps[0]
+    level = framework.active_levels()[1]
+    at.radio(key=f"q:{token}:level:{step.id}").set_value(level.id)
+    at.run()
+    tool = framework.cell(step.id, level.id).tools[0]
+    at.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").check()
+    at.run()
+
+    at.segmented_control(key="q:part").set_value("principles")
+    at.run()
+    principle = framework.principles[0]
+    key = f"{principle.id}.{principle.statements[0].id}"
+    at.radio(key=f"q:{token}:rating:{key}").set_value(3)
+    at.run()
+    other = f"{principle.id}.{principle.statements[1].id}"
+    at.radio(key=f"q:{token}:rating:{other}").set_value("dont_know")
+    at.text_area(key=f"q:{token}:comment:{principle.id}").input("Bra möten i år.")
+    at.run()
+    assert not at.exception and not at.error
+
+    saved = store.get_response(token).response  # read back from the database
+    assert saved.steps[step.id].level == level.id
+    assert saved.steps[step.id].tools == [tool.id]
+    assert saved.ratings == {key: 3, other: "dont_know"}
+    assert saved.comments == {principle.id: "Bra möten i år."}
+    assert at.get("progress")[0].proto.value == round(100 * 3 / (len(framework.steps) + len(framework.statement_keys)))
+
+    # A new session (a reload) shows the stored answers in the widgets.
+    again = open_page("views/questionnaire.py", r=token)
+    assert again.radio(key=f"q:{token}:level:{step.id}").value == level.id
+    assert again.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").value is True
+    again.segmented_control(key="q:part").set_value("principles")
+    again.run()
+    assert again.radio(key=f"q:{token}:rating:{key}").value == 3
+    assert again.radio(key=f"q:{token}:rating:{other}").value == "dont_know"
+
+
+def test_next_and_previous_walk_through_all_steps_and_principles(store, framework):
+    assessment = store.create_assessment("Stegby", 2025)
+    token = store.start_response(assessment.token, "public")
+    at = open_page("views/questionnaire.py", r=token)
+    seen = []
+    for _ in range(len(framework.steps) + len(framework.principles) - 1):
+        seen.append(at.subheader[0].value)
+        at.button(key="q:next").click()
+        at.run()
+    seen.append(at.subheader[0].value)
+    expected = [f"{i + 1}. {s.name.sv}" for i, s in enumerate(framework.steps)] + \
+               [f"{i + 1}. {p.name.sv}" for i, p in enumerate(framework.principles)]
+    assert seen == expected
+    at.button(key="q:back").click()
+    at.run()
+    assert at.subheader[0].value == expected[-2]
+
+
+def make_answers(store, framework, assessment_token: str) -> None:
+    """Two public and one civil-society respondent, answered through the Store."""
+    core = [lv.id for lv in framework.active_levels()]
+    keys = framework.statement_keys
+    for n, (side, rating, reach) in enumerate([("public", 4, 3), ("public", 3, 2), ("civil_society", 1, 1)]):
+        token = store.start_response(assessment_token, side, f"roll {n}")
+        for step in framework.steps:
+            store.save_step(token, step.id, core[reach - 1], [])
+        for key in keys:
+            store.save_rating(token, key, rating)
+
+
+def test_results_page_draws_radar_heatmaps_advice_and_gaps(store, framework):
+    assessment = store.create_assessment("Resultatby", 2025)
+    make_answers(store, framework, assessment.token)
+    at = open_page("views/results.py", a=assessment.token)
+    assert "Resultatby" in at.title[0].value
+    metrics = [m.value for m in at.metric]
+    assert metrics == ["3", "2", "1"]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4  # radar + heatmap overall and per side
+    radar = json.loads(charts[0].proto.spec)
+    legends = [layer["encoding"]["color"]["scale"]["domain"] for layer in radar["layer"]
+               if "field" in layer.get("encoding", {}).get("color", {})]
+    assert legends[0] == ["Alla (3)", "Offentlig sektor (2)", "Civilsamhället (1)"]
+    text = texts(at)
+    assert t("results.advice", "sv") in text
+    first_step_next = framework.active_levels()[2].name.sv  # median reach is level 2 -> next is level 3
+    assert first_step_next in text
+    # The gap table lists statements where the sides differ (4/3 against 1).
+    gaps = at.dataframe[-1].value
+    assert len(gaps) > 0
+    assert abs(gaps.iloc[0][t("results.col.difference", "sv")]) > 0
+    assert len(at.get("download_button")) == 6
+
+
+def test_results_page_from_a_personal_link_and_with_bad_tokens(store, framework):
+    assessment = store.create_assessment("Länkby", 2025)
+    token = store.start_response(assessment.token, "public")
+    at = open_page("views/results.py", r=token)
+    assert "Länkby" in at.title[0].value
+    assert t("results.no_answers", "sv") in texts(at)
+    bad = open_page("views/results.py", a="nope")
+    assert [e.value for e in bad.error] == [t("results.error.unknown", "sv")]

@@ -1,0 +1,100 @@
+"""The comparison page in real headless Chromium: charts render, the unit filter switches
+from small multiples (one colour) to an overlay radar (one colour per unit), other views draw.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from assessment.charts import PALETTE
+from assessment.i18n import t
+from assessment.responses import Response, StepAnswer
+from assessment.storage import Store
+
+REGION = "Webblän"
+WAIT_MS = 30_000  # the first run of a fresh server imports the chart libraries
+UNITS = [f"Webbkommun {i} (test)" for i in range(1, 9)]  # eight: more than an overlay can show
+
+
+def seed(db_path, fw) -> None:
+    store = Store.open(f"sqlite:///{db_path}", fw)
+    levels = [lv.id for lv in fw.active_levels()]
+    items = []
+    for i, unit in enumerate(UNITS):
+        store.ensure_unit(unit, region=REGION)
+        for year in (2025, 2026):
+            for side in ("public", "civil_society"):
+                rating = (i + (year - 2025) + (side == "public")) % (fw.scale.max + 1)
+                items.append(Response(unit=unit, year=year, side=side,
+                                      ratings={key: rating for key in fw.statement_by_key},
+                                      steps={s.id: StepAnswer(level=levels[i % len(levels)]) for s in fw.steps}))
+    store.add_responses(items)
+
+
+def chart(page: Page):
+    return page.locator("[data-testid=stVegaLiteChart]").first
+
+
+def pixels_near(image: Image.Image, colour: str, tolerance: int = 30) -> int:
+    """How many pixels are within `tolerance` (per channel) of a #rrggbb colour."""
+    target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    pixels = np.asarray(image.convert("RGB"), dtype=int)
+    return int(np.all(np.abs(pixels - target) <= tolerance, axis=-1).sum())
+
+
+def shot(page: Page, until=lambda image: True, attempts: int = 40) -> Image.Image:
+    """A screenshot of the chart once `until` holds (vega redraws a moment after a rerun)."""
+    element = chart(page)
+    expect(element).to_be_visible(timeout=WAIT_MS)
+    for _ in range(attempts):
+        image = Image.open(io.BytesIO(element.screenshot()))
+        if until(image):
+            return image
+        page.wait_for_timeout(250)
+    return image
+
+
+def blank(image: Image.Image) -> bool:
+    return pixels_near(image, "#ffffff", tolerance=8) > image.width * image.height * 0.97
+
+
+def choose_view(page: Page, label: str) -> None:
+    page.get_by_role("radiogroup", name=t("reg.compare.view", "sv")).locator(
+        "label", has=page.get_by_role("radio", name=label, exact=True)).click()
+
+
+def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server, page, framework):
+    seed(streamlit_server.db_path, framework)
+    page.goto(f"{streamlit_server.url}/compare")
+    expect(page.get_by_role("heading", name=t("reg.compare.title", "sv"), exact=True)).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(t("reg.compare.group", "sv", n=8, year=2026,
+                              side=t("regional.side.all", "sv").lower()))).to_be_visible(timeout=WAIT_MS)
+
+    # Eight units: small multiples, every radar in the first colour, none in the second.
+    multiples = shot(page, until=lambda im: pixels_near(im, PALETTE[0]) > 200)
+    assert multiples.height > 200
+    assert pixels_near(multiples, PALETTE[0]) > 200
+    assert pixels_near(multiples, PALETTE[1]) == 0
+
+    # Pick two units: one overlay radar, the second unit in the palette's second colour.
+    units_box = page.locator("[data-testid=stMultiSelect]").filter(has_text=t("reg.filter.units", "sv"))
+    for unit in UNITS[:2]:
+        units_box.locator("input").click()
+        units_box.locator("input").fill(unit)
+        page.get_by_role("option", name=unit, exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_text(t("reg.compare.group", "sv", n=2, year=2026,
+                              side=t("regional.side.all", "sv").lower()))).to_be_visible(timeout=WAIT_MS)
+    overlay = shot(page, until=lambda im: pixels_near(im, PALETTE[1]) > 50)
+    assert pixels_near(overlay, PALETTE[1]) > 50, "the second unit's radar is not drawn"
+
+    # The other views draw something too.
+    for view in ("steps", "trends", "ranking"):
+        choose_view(page, t(f"reg.view.{view}", "sv"))
+        image = shot(page, until=lambda im: not blank(im))
+        assert not blank(image), f"{view} is blank"
+    assert page.locator("[data-testid=stException]").count() == 0

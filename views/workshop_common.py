@@ -1,0 +1,68 @@
+"""Helpers shared by the two live workshop pages: the store, errors, links, styles."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from assessment.i18n import t
+from assessment.workshop_store import WorkshopError, WorkshopStore
+from assessment.workshop_views_support import PUBLIC_URL_ENV, TALLY_CSS, public_base_url
+from views.common import lang
+
+
+@st.cache_resource(show_spinner=False)
+def _workshop_store(url: str) -> WorkshopStore:
+    # One engine (pool) per database for the whole server: 200 phones poll it every second.
+    from assessment import db
+
+    engine = db.get_engine(url)
+    db.ensure_schema(engine)
+    return WorkshopStore(engine)
+
+
+def get_workshop_store() -> WorkshopStore:
+    from assessment import db
+
+    try:
+        return _workshop_store(db.database_url())
+    except (ValueError, SQLAlchemyError) as exc:  # bad DATABASE_URL or unreachable server
+        st.error(t("common.db_error", lang(), reason=str(exc)))
+        st.stop()
+
+
+def error_text(exc: Exception, language: str) -> str:
+    """One human sentence for a refusal from the store or a database failure."""
+    if isinstance(exc, WorkshopError):
+        try:
+            return t(exc.key, language, **exc.values)
+        except (KeyError, IndexError):
+            return str(exc)
+    return t("ws.error.db", language, reason=type(exc).__name__)
+
+
+RECOVERABLE = (WorkshopError, SQLAlchemyError)
+
+
+def base_url() -> str:
+    """Address for the join link: ASSESSMENT_PUBLIC_URL, else the Host the facilitator used."""
+    try:
+        headers = st.context.headers
+        host, scheme = headers.get("Host"), headers.get("X-Forwarded-Proto")
+    except Exception:  # no browser session (bare mode)
+        host = scheme = None
+    prefix = st.get_option("server.baseUrlPath") or ""
+    if not host:
+        port = st.get_option("server.port") or 8501
+        host = f"localhost:{port}"
+    try:
+        return public_base_url(os.environ.get(PUBLIC_URL_ENV), host, scheme, prefix)
+    except ValueError as exc:
+        st.warning(t("ws.error.public_url", lang(), reason=str(exc)))
+        return public_base_url(None, host, scheme, prefix)
+
+
+def inject_css(extra: str = "") -> None:
+    st.html(TALLY_CSS + (f"<style>{extra}</style>" if extra else ""))
