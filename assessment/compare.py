@@ -18,8 +18,11 @@ Several cases of one unit and year are pooled.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import threading
+from contextlib import contextmanager
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -36,6 +39,7 @@ from .storage import assessments, ratings, responses, step_answers
 from .storage import units as unit_table
 
 SIDES = ("public", "civil_society")
+ALL = "all"  # summary rows of both sides together (side None in Aggregates)
 # PostgreSQL: a response updated this recently may have a concurrent, not yet committed
 # sibling with an older update time; such assessments are re-summed until they are this old.
 SETTLE = timedelta(seconds=10)
@@ -51,35 +55,32 @@ summary_state = sa.Table(
     sa.Column("framework", sa.String(40), nullable=False),  # hash of the statement and step ids summed
     sa.Column("settled", sa.Boolean(create_constraint=False), nullable=False),
 )
-summary_sides = sa.Table(
-    "cmp_sides", dbmod.metadata,
+# One row per assessment and side ('public', 'civil_society', and 'all' for both together):
+# the sums per principle and the level counts per step, as small JSON texts. A whole-region
+# comparison then reads one row per assessment, not one per principle or step.
+summary = sa.Table(
+    "cmp_summary", dbmod.metadata,
     sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
     sa.Column("side", sa.String(20), primary_key=True),
     sa.Column("respondents", sa.Integer, nullable=False),
+    sa.Column("principles", sa.Text, nullable=False),  # {"quality": [answered, value sum, dont_know], ...}
+    sa.Column("steps", sa.Text, nullable=False),  # {"agenda": {"dialogue": respondents, ...}, ...}
 )
-summary_principles = sa.Table(
-    "cmp_principles", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("side", sa.String(20), primary_key=True),
-    sa.Column("principle_id", sa.String(128), primary_key=True),
-    sa.Column("answered", sa.Integer, nullable=False),
-    sa.Column("value_sum", sa.Integer, nullable=False),
-    sa.Column("dont_know", sa.Integer, nullable=False),
+SUMMARY_TABLES = (summary, summary_state)
+# "Every summary was up to date when the data looked like this": lets a fresh process (or a
+# page after a restart) skip checking each assessment while nothing has changed.
+summary_marker = sa.Table(
+    "cmp_meta", dbmod.metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
-summary_steps = sa.Table(
-    "cmp_steps", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("side", sa.String(20), primary_key=True),
-    sa.Column("step_id", sa.String(128), primary_key=True),
-    sa.Column("level", sa.String(128), primary_key=True),
-    sa.Column("respondents", sa.Integer, nullable=False),
-)
-SUMMARY_TABLES = (summary_sides, summary_principles, summary_steps, summary_state)
 # The change check reads count, id sum and last update of each assessment's responses from
 # this index alone (no table rows). Created with the table on new databases, on first use
 # on older ones.
 responses_change_index = sa.Index("ix_responses_assessment_updated",
                                   responses.c.assessment_id, responses.c.updated_at)
+# data_version's "latest update" in one index lookup instead of a scan.
+responses_updated_index = sa.Index("ix_responses_updated", responses.c.updated_at)
 
 
 # --- aggregates -------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ Key = tuple[str, int, str]  # (unit, year, side)
 class Aggregates:
     """Sums per (unit, year, side); what every comparison statistic is computed from."""
 
+    # Keys (unit, year, side); side None = both sides together.
     # (unit, year, side) -> principle id -> [answered, value_sum, dont_know]
     principles: dict[Key, dict[str, list[int]]] = field(default_factory=dict)
     respondents: dict[Key, int] = field(default_factory=dict)
@@ -101,11 +103,11 @@ class Aggregates:
 
     @property
     def units(self) -> list[str]:
-        return sorted({k[0] for k in self.respondents})
+        return sorted({k[0] for k in self.respondents if k[2] == self.side})
 
     @property
     def years(self) -> list[int]:
-        return sorted({k[1] for k in self.respondents})
+        return sorted({k[1] for k in self.respondents if k[2] == self.side})
 
     def units_in(self, year: int, side: str | None = None) -> list[str]:
         """Units with respondents (of `side`) in `year`, by name."""
@@ -115,7 +117,6 @@ class Aggregates:
             for (u, y, s), n in self.respondents.items():
                 if n:
                     by_year[(y, s)].add(u)
-                    by_year[(y, None)].add(u)
             index = self.__dict__["_units_index"] = (len(self.respondents),
                                                       {k: sorted(v) for k, v in by_year.items()})
         _sides(side)
@@ -137,51 +138,37 @@ def aggregate_responses(fw: Framework, items: Iterable[Response], side: str | No
     principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
     steps_known = set(fw.step_by_id)
     agg = Aggregates(side=side, unit_info=dict(unit_info or {}))
-    sides = _sides(side)
+    _sides(side)
     for r in items:
-        if r.side not in sides:
+        if side is not None and r.side != side:
             continue
-        key = (r.unit, r.year, r.side)
-        agg.respondents[key] = agg.respondents.get(key, 0) + 1
-        sums = agg.principles.setdefault(key, {})
-        for statement, value in r.ratings.items():
-            pid = principle_of.get(statement)
-            if pid is None:
-                continue
-            acc = sums.setdefault(pid, [0, 0, 0])
-            if value == DONT_KNOW:
-                acc[2] += 1
-            else:
-                acc[0] += 1
-                acc[1] += value
-        levels = agg.steps.setdefault(key, {})
-        for step_id, answer in r.steps.items():
-            if step_id in steps_known:
-                counts = levels.setdefault(step_id, {})
-                counts[answer.level] = counts.get(answer.level, 0) + 1
+        # With side None, each side on its own and both together (key side None), as in the database.
+        for key in ((r.unit, r.year, r.side), (r.unit, r.year, None)) if side is None else ((r.unit, r.year, side),):
+            agg.respondents[key] = agg.respondents.get(key, 0) + 1
+            sums = agg.principles.setdefault(key, {})
+            for statement, value in r.ratings.items():
+                pid = principle_of.get(statement)
+                if pid is None:
+                    continue
+                acc = sums.setdefault(pid, [0, 0, 0])
+                if value == DONT_KNOW:
+                    acc[2] += 1
+                else:
+                    acc[0] += 1
+                    acc[1] += value
+            levels = agg.steps.setdefault(key, {})
+            for step_id, answer in r.steps.items():
+                if step_id in steps_known:
+                    counts = levels.setdefault(step_id, {})
+                    counts[answer.level] = counts.get(answer.level, 0) + 1
         agg.unit_info.setdefault(r.unit, ("municipality", None))
     return agg
 
 
 def _pooled(agg: Aggregates, unit: str, year: int, side: str | None):
-    """(respondents, {pid: [answered, sum, dont_know]}) over the chosen sides."""
-    if side is not None:
-        key = (unit, year, side)
-        return agg.respondents.get(key, 0), agg.principles.get(key, {})
-    n = 0
-    sums: dict[str, list[int]] = {}
-    for s in SIDES:
-        key = (unit, year, s)
-        n += agg.respondents.get(key, 0)
-        for pid, (a, v, d) in agg.principles.get(key, {}).items():
-            acc = sums.get(pid)
-            if acc is None:
-                sums[pid] = [a, v, d]
-            else:
-                acc[0] += a
-                acc[1] += v
-                acc[2] += d
-    return n, sums
+    """(respondents, {pid: [answered, sum, dont_know]}) of one side, or both (None)."""
+    key = (unit, year, side)
+    return agg.respondents.get(key, 0), agg.principles.get(key, {})
 
 
 _UNSET: Any = object()
@@ -203,6 +190,23 @@ def unit_scores(fw: Framework, agg: Aggregates, year: int, side: str | None = _U
             scores.append(PrincipleScore(pid, score, answered, dont_know,
                                          n * statements - answered - dont_know, statements))
         out[unit] = scores
+    return out
+
+
+def score_values(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET) -> dict[str, list[float | None]]:
+    """Per unit: just the scores of unit_scores (framework order), without the counts; cheap
+    enough to compute for every year and unit of a region."""
+    side = agg.side if side is _UNSET else side
+    scale = 100 / fw.scale.max
+    pids = [p.id for p in fw.principles]
+    out = {}
+    for unit in agg.units_in(year, side):
+        sums = agg.principles.get((unit, year, side), {})
+        row = []
+        for pid in pids:
+            found = sums.get(pid)
+            row.append(round(found[1] / found[0] * scale, 1) if found and found[0] else None)
+        out[unit] = row
     return out
 
 
@@ -234,12 +238,21 @@ def band_of(values: Sequence[float]) -> Band:
 
 
 def region_stats(fw: Framework, scores: Mapping[str, Sequence[PrincipleScore]]) -> dict[str, Band]:
-    out = {}
-    for p in fw.principles:
-        values = [s.score for unit_scores_ in scores.values() for s in unit_scores_
-                  if s.principle_id == p.id and s.score is not None]
-        out[p.id] = band_of(values)
-    return out
+    """A Band per principle over the units' scores (unit_scores' result)."""
+    order = {p.id: i for i, p in enumerate(fw.principles)}
+    values = {}
+    for unit, items in scores.items():
+        row: list[float | None] = [None] * len(order)
+        for s in items:
+            if s.principle_id in order:
+                row[order[s.principle_id]] = s.score
+        values[unit] = row
+    return _bands(fw, values)
+
+
+def _bands(fw: Framework, values: Mapping[str, Sequence[float | None]]) -> dict[str, Band]:
+    return {p.id: band_of([row[i] for row in values.values() if row[i] is not None])
+            for i, p in enumerate(fw.principles)}
 
 
 def band_for_radar(stats: Mapping[str, Band]) -> dict[str, tuple[float, float, float]]:
@@ -260,6 +273,10 @@ def ranking(scores: Mapping[str, Sequence[PrincipleScore]], principle_id: str) -
     for unit, items in scores.items():
         found = next((s.score for s in items if s.principle_id == principle_id), None)
         pairs.append((unit, found))
+    return _ranked(pairs)
+
+
+def _ranked(pairs: list[tuple[str, float | None]]) -> list[RankRow]:
     scored = sorted((p for p in pairs if p[1] is not None), key=lambda p: (-p[1], p[0]))
     rows: list[RankRow] = []
     for i, (unit, score) in enumerate(scored):
@@ -288,21 +305,10 @@ def heatmap(fw: Framework, agg: Aggregates, year: int, side: str | None = _UNSET
     side = agg.side if side is _UNSET else side
     order = [NO_LEVEL] + [lv.id for lv in fw.levels]
     rank_of = {level: i for i, level in enumerate(order)}
-    sides = _sides(side)
     step_ids = [step.id for step in fw.steps]
     cells = []
     for unit in agg.units_in(year, side):
-        parts = [agg.steps.get((unit, year, s)) for s in sides]
-        parts = [p for p in parts if p]
-        if len(parts) == 1:
-            merged = parts[0]
-        else:
-            merged = {}
-            for part in parts:
-                for step_id, counts in part.items():
-                    target = merged.setdefault(step_id, {})
-                    for level, n in counts.items():
-                        target[level] = target.get(level, 0) + n
+        merged = agg.steps.get((unit, year, side), {})
         for step_id in step_ids:
             counts = merged.get(step_id)
             if not counts:
@@ -365,8 +371,12 @@ def engine_of(db: Any) -> sa.Engine:
     return getattr(db, "engine", db)
 
 
+SUMMARY_FORMAT = 3  # bump when what the summary rows hold changes: every summary is re-summed
+
+
 def framework_hash(fw: Framework) -> str:
-    ids = "|".join(sorted(fw.statement_by_key)) + "#" + "|".join(s.id for s in fw.steps)
+    """Identifies what a summary was summed against: the format and the matrix's ids."""
+    ids = f"{SUMMARY_FORMAT}#" + "|".join(sorted(fw.statement_by_key)) + "#" + "|".join(s.id for s in fw.steps)
     return hashlib.sha1(ids.encode()).hexdigest()
 
 
@@ -404,7 +414,7 @@ def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, date
 
 
 _state_lock = threading.Lock()
-_known_fresh: dict[tuple, str] = {}  # (url, framework hash, filters) -> global data version
+_known_fresh: dict[tuple, tuple] = {}  # (url, framework hash) -> (signature, summed) when all were current
 _indexed: set[str] = set()  # database URLs where the change index is known to exist
 
 
@@ -414,6 +424,7 @@ def _ensure_index(engine: sa.Engine) -> None:
         return
     with dbmod.writer(engine).begin() as conn:
         responses_change_index.create(conn, checkfirst=True)
+        responses_updated_index.create(conn, checkfirst=True)
     _indexed.add(url)
 
 
@@ -437,11 +448,19 @@ def refresh_summaries(db: Any, fw: Framework, unit_names: Sequence[str] | None =
         return 0
     principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
     steps_known = set(fw.step_by_id)
-    with dbmod.writer(engine).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x636D7073})
-        for start in range(0, len(stale), REFRESH_BATCH):
-            _resum(conn, stale[start:start + REFRESH_BATCH], principle_of, steps_known, fw_hash)
+    # One short transaction per batch: on SQLite a long one would hold up every answer being saved.
+    for start in range(0, len(stale), REFRESH_BATCH):
+        for attempt in (1, 2):
+            try:
+                with dbmod.writer(engine).begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x636D7073})
+                    _resum(conn, stale[start:start + REFRESH_BATCH], principle_of, steps_known, fw_hash)
+                break
+            except sa.exc.IntegrityError:
+                # PostgreSQL: an assessment deleted while we summed it; once more without it.
+                if attempt == 2:
+                    raise
     return len(stale)
 
 
@@ -473,54 +492,75 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
         .group_by(responses.c.assessment_id, responses.c.side, step_answers.c.step_id,
                   step_answers.c.level)).all()
 
-    principle_sums: dict[tuple, list[int]] = {}
+    principle_sums: dict[tuple, dict[str, list[int]]] = defaultdict(dict)
     for aid, side, key, answered, total, dk in rating_rows:
         pid = principle_of.get(key)
         if pid is None:  # a statement no longer in the matrix
             continue
-        acc = principle_sums.setdefault((aid, side, pid), [0, 0, 0])
-        acc[0] += int(answered)
-        acc[1] += int(total)
-        acc[2] += int(dk)
+        for s in (side, ALL):
+            acc = principle_sums[(aid, s)].setdefault(pid, [0, 0, 0])
+            acc[0] += int(answered)
+            acc[1] += int(total)
+            acc[2] += int(dk)
+    side_counts: dict[tuple, int] = {}
+    for aid, side, n in sides:
+        for s in (side, ALL):
+            side_counts[(aid, s)] = side_counts.get((aid, s), 0) + int(n)
+    step_counts: dict[tuple, dict[str, dict[str, int]]] = defaultdict(dict)
+    for aid, side, step_id, level, n in step_rows:
+        if step_id in steps_known:
+            for s in (side, ALL):
+                counts = step_counts[(aid, s)].setdefault(step_id, {})
+                counts[level] = counts.get(level, 0) + int(n)
     for table in SUMMARY_TABLES:
         conn.execute(table.delete().where(table.c.assessment_id.in_(ids)))
-    inserts = (
-        (summary_sides, [{"assessment_id": a, "side": s, "respondents": int(n)} for a, s, n in sides]),
-        (summary_principles, [{"assessment_id": a, "side": s, "principle_id": p, "answered": v[0],
-                               "value_sum": v[1], "dont_know": v[2]} for (a, s, p), v in principle_sums.items()]),
-        (summary_steps, [{"assessment_id": a, "side": s, "step_id": st, "level": lv, "respondents": int(n)}
-                         for a, s, st, lv, n in step_rows if st in steps_known]),
-        (summary_state, [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
-                          "settled": serialised or last is None or last < now - SETTLE}
-                         for a, (fp, last) in prints.items()]),
-    )
-    for table, rows in inserts:
-        if rows:
-            conn.execute(table.insert(), rows)
+    rows = [{"assessment_id": a, "side": s, "respondents": n,
+             "principles": json.dumps(principle_sums.get((a, s), {}), separators=(",", ":")),
+             "steps": json.dumps(step_counts.get((a, s), {}), separators=(",", ":"))}
+            for (a, s), n in side_counts.items()]
+    states = [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
+               "settled": serialised or last is None or last < now - SETTLE} for a, (fp, last) in prints.items()]
+    for table, values in ((summary, rows), (summary_state, states)):
+        if values:
+            conn.execute(table.insert(), values)
+
+
+def _signature(engine: sa.Engine) -> tuple[str, int, bool]:
+    """(what the data looks like, how many assessments are summed, whether answers are coming in).
+
+    Each part is an index lookup or a count: about a millisecond even with 100 000 responses.
+    A changed answer bumps the latest update time (every Store save does); a new response the
+    count and the top id; a deleted one the count; a unit edit the units' hash.
+    """
+    count, top = sa.func.count, sa.func.max
+    _ensure_index(engine)
+    query = sa.select(*(sa.select(x).scalar_subquery() for x in (
+        count(responses.c.id), top(responses.c.id), top(responses.c.updated_at),
+        count(assessments.c.id), top(assessments.c.id))),
+        sa.select(count()).select_from(summary_state).scalar_subquery())
+    with engine.connect() as conn:
+        r = conn.execute(query).one()
+        unit_rows = conn.execute(sa.select(unit_table.c.id, unit_table.c.name, unit_table.c.kind,
+                                           unit_table.c.region).order_by(unit_table.c.id)).all()
+    last = _aware(r[2])
+    signature = json.dumps([int(r[0]), int(r[1] or 0), last.isoformat() if last else None, int(r[3]),
+                            int(r[4] or 0), hashlib.sha1(repr([tuple(u) for u in unit_rows]).encode()).hexdigest()])
+    # PostgreSQL: while answers are coming in, a slower transaction may still commit an older
+    # update time, so recent data is never taken as known.
+    busy = engine.dialect.name != "sqlite" and last is not None and last > dbmod.utcnow() - SETTLE
+    return signature, int(r[5] or 0), busy
 
 
 def data_version(db: Any) -> tuple:
     """Changes whenever units, assessments or responses change (for caches in the pages).
 
-    It may also change once after a comparison brought its summaries up to date."""
+    It may also change once after a comparison brought its summaries up to date (summaries
+    dropped with their assessment are noticed in the summed count even when the same ids and
+    update times come back: SQLite reuses ids, imports keep update times), and on PostgreSQL
+    it changes on every call for a few seconds after the latest answer."""
     engine = engine_of(db)
-    with engine.connect() as conn:
-        r = conn.execute(sa.select(sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
-                                   sa.func.max(responses.c.updated_at))).one()
-        u = conn.execute(sa.select(sa.func.count(unit_table.c.id), sa.func.sum(unit_table.c.id),
-                                   sa.func.count(unit_table.c.region))).one()
-        a = conn.execute(sa.select(sa.func.count(assessments.c.id), sa.func.sum(assessments.c.id))).one()
-        # Summaries dropped (e.g. by deleting an assessment) must be noticed even when the same
-        # ids and update times come back (SQLite reuses ids; imports keep update times).
-        summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar()
-    last = _aware(r[2])
-    now = dbmod.utcnow()
-    # While answers are coming in, a slower transaction may still commit an older
-    # update time: until things settle the version changes on every call.
-    busy = (now.timestamp() if engine.dialect.name != "sqlite" and last is not None and last > now - SETTLE
-            else None)
-    return (str(engine.url), int(r[0]), int(r[1] or 0), last.isoformat() if last else None,
-            *map(lambda x: int(x or 0), u), *map(lambda x: int(x or 0), a), int(summed or 0), busy)
+    signature, summed, busy = _signature(engine)
+    return (str(engine.url), signature, summed, dbmod.utcnow().timestamp() if busy else None)
 
 
 def unit_info(db: Any) -> dict[str, tuple[str, str | None]]:
@@ -535,24 +575,14 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
                     region: str | None = None, with_steps: bool = True) -> Aggregates:
     """Aggregates of the selected units (names), years and region, straight from the database.
 
-    Only the sums of `side` are loaded (both sides' when None); `side` is also the default
-    side of the functions applied to the result.
+    Only the sums of `side` are loaded (of both sides together when None); `side` is also the
+    side the functions applied to the result use by default (and the only one they can use).
     """
     _sides(side)  # reject a bad side before touching the database
     unit_names = None if units is None else sorted(set(units))
     years = None if years is None else sorted(set(int(y) for y in years))
     engine = engine_of(db)
-    memo_key = (str(engine.url), framework_hash(fw), tuple(unit_names or ()) if unit_names is not None else None,
-                tuple(years) if years is not None else None, region)
-    _ensure_index(engine)
-    version = data_version(engine)
-    with _state_lock:
-        fresh = _known_fresh.get(memo_key) == version
-    if not fresh:
-        refresh_summaries(engine, fw, unit_names, years, region)
-        version = data_version(engine)  # the refresh itself changes the summary count
-        with _state_lock:
-            _known_fresh[memo_key] = version
+    _ensure_summaries(engine, fw, unit_names, years, region)
 
     agg = Aggregates(side=side)
     with engine.connect() as conn:
@@ -562,6 +592,7 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
             .where(unit_table.c.name.in_(sorted({u for u, _y in places.values()}))))}
         selection = None if (unit_names, years, region) == (None, None, None) else sorted(places)
         _load_summaries(conn, agg, places, selection, side, with_steps)
+    agg.__dict__["_places"] = places  # for compare(): the step levels of one year
     return agg
 
 
@@ -573,40 +604,35 @@ def _places(conn: sa.Connection, where: list) -> dict[int, tuple[str, int]]:
         .where(*where)).all()}
 
 
-def _summary_rows(conn: sa.Connection, table: sa.Table, columns: Sequence, selection: Sequence[int] | None,
+def _summary_rows(conn: sa.Connection, columns: Sequence, selection: Sequence[int] | None,
                   side: str | None) -> list:
-    """Plain reads of summary rows (no join, no GROUP BY: the rows are few and the pooling of
-    an assessment's cases is a dictionary update), in chunks of selected assessment ids."""
-    query = sa.select(table.c.assessment_id, table.c.side, *columns)
-    if side is not None:
-        query = query.where(table.c.side == side)
+    """Summary rows of one side (or 'all'), of the selected assessments (None: every one)."""
+    query = sa.select(summary.c.assessment_id, *columns).where(summary.c.side == (side or ALL))
     if selection is None:
         return conn.execute(query).all()
     rows = []
     for start in range(0, len(selection), 5000):
-        chunk = selection[start:start + 5000]
-        rows += conn.execute(query.where(table.c.assessment_id.in_(chunk))).all()
+        rows += conn.execute(query.where(summary.c.assessment_id.in_(selection[start:start + 5000]))).all()
     return rows
 
 
 def _load_summaries(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
                     selection: Sequence[int] | None, side: str | None, with_steps: bool) -> None:
-    for aid, s, n in _summary_rows(conn, summary_sides, [summary_sides.c.respondents], selection, side):
-        place = places.get(aid)
-        if place is not None:
-            key = (place[0], place[1], s)
-            agg.respondents[key] = agg.respondents.get(key, 0) + n
-    p = summary_principles
-    for aid, s, pid, a, v, d in _summary_rows(conn, p, [p.c.principle_id, p.c.answered, p.c.value_sum,
-                                                        p.c.dont_know], selection, side):
+    loads = json.loads
+    for aid, n, text in _summary_rows(conn, [summary.c.respondents, summary.c.principles], selection, side):
         place = places.get(aid)
         if place is None:
             continue
-        sums = agg.principles.setdefault((place[0], place[1], s), {})
-        acc = sums.get(pid)
-        if acc is None:
-            sums[pid] = [a, v, d]
-        else:  # several cases of one unit and year
+        key = (place[0], place[1], side)
+        sums = loads(text)
+        if key not in agg.respondents:
+            agg.respondents[key] = n
+            agg.principles[key] = sums
+            continue
+        agg.respondents[key] += n  # several cases of one unit and year: pooled
+        pooled = agg.principles[key]
+        for pid, (a, v, d) in sums.items():
+            acc = pooled.setdefault(pid, [0, 0, 0])
             acc[0] += a
             acc[1] += v
             acc[2] += d
@@ -616,22 +642,87 @@ def _load_summaries(conn: sa.Connection, agg: Aggregates, places: dict[int, tupl
 
 def _load_steps(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
                 selection: Sequence[int] | None, side: str | None) -> None:
-    t = summary_steps
-    for aid, s, step_id, level, n in _summary_rows(conn, t, [t.c.step_id, t.c.level, t.c.respondents],
-                                                   selection, side):
+    for aid, text in _summary_rows(conn, [summary.c.steps], selection, side):
         place = places.get(aid)
-        if place is not None:
-            counts = agg.steps.setdefault((place[0], place[1], s), {}).setdefault(step_id, {})
-            counts[level] = counts.get(level, 0) + n
+        if place is None:
+            continue
+        merged = agg.steps.setdefault((place[0], place[1], side), {})
+        for step_id, counts in json.loads(text).items():
+            target = merged.setdefault(step_id, {})
+            for level, n in counts.items():
+                target[level] = target.get(level, 0) + n
 
 
-def clear_cache() -> None:
-    """Forget which summaries are known to be fresh (the next load checks them all)."""
+def _ensure_summaries(engine: sa.Engine, fw: Framework, unit_names: Sequence[str] | None,
+                      years: Sequence[int] | None, region: str | None) -> None:
+    """Make the selected summaries current, checking each assessment only when the data may
+    have changed since every summary was last known to be current."""
+    # The signature is taken BEFORE the check: a write landing during the check changes the
+    # data after it, so the stored marker will not match it and the next load checks again.
+    signature, summed, busy = _signature(engine)
+    fw_hash = framework_hash(fw)
+    memo_key = (str(engine.url), fw_hash)
+    name = f"fresh:{fw_hash}"
+    if not busy:
+        with _state_lock:
+            known = _known_fresh.get(memo_key)
+        if known is None:
+            with engine.connect() as conn:
+                stored = conn.execute(sa.select(summary_marker.c.value)
+                                      .where(summary_marker.c.name == name)).scalar()
+            known = tuple(json.loads(stored)) if stored else None
+        if known == (signature, summed):
+            with _state_lock:
+                _known_fresh[memo_key] = known
+            return
+    everything = (unit_names, years, region) == (None, None, None)
+    refresh_summaries(engine, fw, None if everything else unit_names, years, region)
+    if everything and not busy:
+        with engine.connect() as conn:
+            summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar() or 0
+        with dbmod.writer(engine).begin() as conn:
+            conn.execute(summary_marker.delete().where(summary_marker.c.name == name))
+            conn.execute(summary_marker.insert().values(name=name, value=json.dumps([signature, summed])))
+        with _state_lock:
+            _known_fresh[memo_key] = (signature, summed)
+
+
+def clear_cache(db: Any = None) -> None:
+    """Forget in this process which summaries are known to be current; with `db`, also drop
+    the marker in that database, so the next load checks every assessment."""
     with _state_lock:
         _known_fresh.clear()
+    if db is not None:
+        with dbmod.writer(engine_of(db)).begin() as conn:
+            conn.execute(summary_marker.delete())
 
 
 # --- everything a comparison page needs ------------------------------------------------------
+
+class YearScores(Mapping):
+    """{year: {unit: [PrincipleScore]}}, each year made when first looked at: a page shows one
+    year's scores, while the region's statistics and trends need only the numbers."""
+
+    def __init__(self, fw: Framework, agg: Aggregates, side: str | None, years: Sequence[int]):
+        self._fw, self._agg, self._side, self._years = fw, agg, side, list(years)
+        self._made: dict[int, dict[str, list[PrincipleScore]]] = {}
+
+    def __getitem__(self, year: int) -> dict[str, list[PrincipleScore]]:
+        if year not in self._years:
+            raise KeyError(year)
+        if year not in self._made:
+            self._made[year] = unit_scores(self._fw, self._agg, year, self._side)
+        return self._made[year]
+
+    def __iter__(self):
+        return iter(self._years)
+
+    def __len__(self) -> int:
+        return len(self._years)
+
+    def __repr__(self) -> str:
+        return f"YearScores(years={self._years})"
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -639,7 +730,7 @@ class Comparison:
     years: list[int]  # years with responses in the selection
     side: str | None
     year: int | None  # the latest selected year with responses
-    scores: dict[int, dict[str, list[PrincipleScore]]]  # year -> unit -> scores (units with answers on `side`)
+    scores: Mapping[int, dict[str, list[PrincipleScore]]]  # year -> unit -> scores (units with answers on `side`)
     stats: dict[int, dict[str, Band]]  # year -> principle -> band
     rankings: dict[str, list[RankRow]]  # for `year`
     heatmap: list[HeatCell]  # for `year`
@@ -648,29 +739,47 @@ class Comparison:
     unit_info: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
+@contextmanager
+def _no_cyclic_gc():
+    """Tens of thousands of small acyclic objects (scores, points) are made here; the cyclic
+    collector would only walk the whole heap again and again meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compare(db: Any, fw: Framework, units: Sequence[str] | None = None, years: Sequence[int] | None = None,
             side: str | None = None, region: str | None = None) -> Comparison:
     # Step levels are shown for one year only: load them for that year alone.
     agg = load_aggregates(db, fw, units, years, side, region, with_steps=False)
     latest = max((y for y in agg.years if agg.units_in(y, side)), default=None)
     if latest is not None:
-        unit_names = None if units is None else sorted(set(units))
+        places = {aid: place for aid, place in agg.__dict__["_places"].items() if place[1] == latest}
         with engine_of(db).connect() as conn:
-            places = _places(conn, _filters(unit_names, [latest], region))
             _load_steps(conn, agg, places, sorted(places), side)
-    return comparison_from(fw, agg, side)
+    with _no_cyclic_gc():
+        return comparison_from(fw, agg, side)
 
 
-def comparison_from(fw: Framework, agg: Aggregates, side: str | None = None) -> Comparison:
-    scores = {y: s for y in agg.years if (s := unit_scores(fw, agg, y, side))}
-    stats = {y: region_stats(fw, s) for y, s in scores.items()}
-    latest = max(scores) if scores else None
+def comparison_from(fw: Framework, agg: Aggregates, side: str | None = _UNSET) -> Comparison:
+    side = agg.side if side is _UNSET else side
+    values = {y: v for y in agg.years if (v := score_values(fw, agg, y, side))}
+    stats = {y: _bands(fw, v) for y, v in values.items()}
+    latest = max(values) if values else None
+    pids = [p.id for p in fw.principles]
+    ranked = {}
+    if latest is not None:
+        ranked = {pid: _ranked([(u, row[i]) for u, row in values[latest].items()]) for i, pid in enumerate(pids)}
     return Comparison(
-        units=agg.units, years=agg.years, side=side, year=latest, scores=scores, stats=stats,
-        rankings=rankings(fw, scores[latest]) if latest is not None else {},
+        units=agg.units, years=agg.years, side=side, year=latest,
+        scores=YearScores(fw, agg, side, sorted(values)), stats=stats, rankings=ranked,
         heatmap=heatmap(fw, agg, latest, side) if latest is not None else [],
-        trends=[TrendPoint(u, s.principle_id, y, s.score) for y in sorted(scores)
-                for u, ss in scores[y].items() for s in ss],
+        trends=[TrendPoint(u, pid, y, score) for y in sorted(values) for u, row in values[y].items()
+                for pid, score in zip(pids, row)],
         region_trend=[TrendPoint("median", pid, y, b.median) for y, st in stats.items() for pid, b in st.items()],
         unit_info=agg.unit_info,
     )

@@ -85,7 +85,9 @@ def comparison_radar(fw: Framework, scores_by_unit: Mapping[str, Sequence[Princi
                      band: Mapping[str, tuple] | None = None, columns: int = 6) -> alt.TopLevelMixin:
     """Overlay radar for up to MAX_OVERLAY units, small multiples beyond."""
     if len(scores_by_unit) <= MAX_OVERLAY:
-        return radar_chart(fw, {u: list(s) for u, s in scores_by_unit.items()}, lang, band=band)
+        chart = radar_chart(fw, {u: list(s) for u, s in scores_by_unit.items()}, lang, band=band)
+        # One legend row is wider than the radar with three or more long unit names: wrap it.
+        return chart.configure_legend(columns=2) if len(scores_by_unit) > 2 else chart
     return small_multiples(fw, scores_by_unit, lang, columns=columns)
 
 

@@ -967,12 +967,12 @@ def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: _Prob
 # --- bulk loading (benchmarks, large imports of generated data) ---------------------------------
 
 def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int = BATCH,
-              unit_info: dict[str, tuple[str, str | None]] | None = None) -> int:
+              unit_info: dict[str, tuple[str, str | None]] | None = None, summarise: bool = True) -> int:
     """Insert many responses fast (executemany per table, one transaction); returns how many.
 
     Responses are trusted: only pydantic's checks apply, not the framework's (use an import for
     untrusted files). Units ({name: (kind, region)}) and assessments are created when missing.
-    The comparison summaries are brought up to date afterwards.
+    The comparison summaries are brought up to date afterwards (unless `summarise` is false).
     """
     engine = fs.engine_of(db)
     now = dbmod.utcnow()
@@ -1018,5 +1018,6 @@ def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int
                 flush()
         if batch:
             flush()
-    _resum(engine, fw)
+    if summarise:
+        _resum(engine, fw)
     return total

@@ -614,11 +614,9 @@ class Store:
         checked = [self._checked_response(i, item) for i, item in enumerate(items)]
         tokens = [new_token() for _ in checked]
         with self._write() as conn:
-            places: dict[tuple[str, int, str | None], tuple[int, list[str]]] = {}
-            unit_ids: dict[str, int] = {}
+            places = self._places(conn, checked)
             for start in range(0, len(checked), BATCH):
-                self._insert_batch(conn, checked[start:start + BATCH], tokens[start:start + BATCH],
-                                   places, unit_ids)
+                self._insert_batch(conn, checked[start:start + BATCH], tokens[start:start + BATCH], places)
         return tokens
 
     def _checked_response(self, index: int, response: Any) -> Response:
@@ -652,17 +650,40 @@ class Store:
                 raise ValueError(f"{where} ({response.unit} {response.year}): {_problems_text(problems)}")
         return response
 
+    @staticmethod
+    def _places(conn: Connection, items: list[Response]) -> dict[tuple, tuple[int, list[str]]]:
+        """{(unit, year, case or ''): (assessment id, its extensions)}, creating what is missing.
+
+        A few statements for all of them: one round trip per assessment made big imports slow.
+        ON CONFLICT DO NOTHING: a concurrent import may create the same unit or assessment.
+        """
+        first: dict[tuple, Response] = {}
+        for response in items:
+            first.setdefault((response.unit, response.year, response.case or ""), response)
+        if not first:
+            return {}
+        names = sorted({unit for unit, _, _ in first})
+        conn.execute(_insert(conn, units).on_conflict_do_nothing(index_elements=["name"]),
+                     [{"name": name, "kind": UNIT_KINDS[0], "region": None} for name in names])
+        unit_ids = dict(conn.execute(sa.select(units.c.name, units.c.id).where(units.c.name.in_(names))).all())
+        now = db.utcnow()
+        conn.execute(_insert(conn, assessments).on_conflict_do_nothing(), [
+            {"token": new_token(), "unit_id": unit_ids[unit], "year": year, "case": r.case,
+             "extensions": list(r.extensions), "created_at": now}
+            for (unit, year, _), r in first.items()])
+        names_by_id = {id_: name for name, id_ in unit_ids.items()}
+        found = conn.execute(sa.select(assessments.c.id, assessments.c.unit_id, assessments.c.year,
+                                       _case_key, assessments.c.extensions)
+                             .where(assessments.c.unit_id.in_(list(names_by_id)))).all()
+        return {(names_by_id[unit_id], year, case): (id_, list(extensions or ()))
+                for id_, unit_id, year, case, extensions in found}
+
     def _insert_batch(self, conn: Connection, batch: list[Response], tokens: list[str],
-                      places: dict, unit_ids: dict) -> None:
+                      places: dict) -> None:
         now = db.utcnow()
         rows = []
         for response, token in zip(batch, tokens):
-            place = (response.unit, response.year, response.case)
-            if place not in places:
-                if response.unit not in unit_ids:
-                    unit_ids[response.unit] = self._ensure_unit(conn, response.unit)
-                places[place] = self._get_or_create_assessment(conn, unit_ids[response.unit], response)
-            assessment_id, assessment_extensions = places[place]
+            assessment_id, assessment_extensions = places[(response.unit, response.year, response.case or "")]
             own = response.extensions if response.extensions != assessment_extensions else None
             rows.append({"token": token, "assessment_id": assessment_id, "side": response.side,
                          "role": _role(response.role), "extensions": own,
@@ -681,17 +702,6 @@ class Store:
         _bulk_insert(conn, step_answers, ("response_id", "step_id", "level", "tools"), steps)
         _bulk_insert(conn, ratings, ("response_id", "statement_key", "value", "dont_know"), rates)
         _bulk_insert(conn, comments, ("response_id", "key", "text"), notes)
-
-    @staticmethod
-    def _get_or_create_assessment(conn: Connection, unit_id: int, response: Response) -> tuple[int, list[str]]:
-        # ON CONFLICT DO NOTHING: a concurrent import may create the same assessment.
-        conn.execute(_insert(conn, assessments).values(
-            token=new_token(), unit_id=unit_id, year=response.year, case=response.case,
-            extensions=list(response.extensions), created_at=db.utcnow()).on_conflict_do_nothing())
-        row = conn.execute(sa.select(assessments.c.id, assessments.c.extensions).where(
-            assessments.c.unit_id == unit_id, assessments.c.year == response.year,
-            _case_key == (response.case or ""))).one()
-        return row.id, list(row.extensions or ())
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -734,8 +744,8 @@ class Store:
     def _load(self, conn: Connection, where: list, with_info: bool) -> list:
         """Responses matching `where` (on responses, assessments, units).
 
-        One query per table, whatever the number of responses: ratings and step answers
-        come grouped per response as JSON objects, which are parsed in large batches.
+        A fixed number of queries whatever the number of responses: ratings and step answers
+        come grouped per response (see _ratings_by_response and _steps_by_response).
         """
         base = responses.join(assessments, responses.c.assessment_id == assessments.c.id) \
                         .join(units, assessments.c.unit_id == units.c.id)
@@ -753,43 +763,38 @@ class Store:
             return []
 
         def per_response(table: sa.Table, *cols) -> sa.Select:
+            """SELECT response_id, *cols FROM table, for the responses matching `where`."""
             query = sa.select(table.c.response_id, *cols)
             if where:
                 query = query.select_from(table.join(base, table.c.response_id == responses.c.id)) \
                              .where(*where)
             return query
 
-        dialect = conn.dialect.name
-        rating_map = _json_objects(conn, per_response(ratings, _ratings_object(dialect))
-                                   .group_by(ratings.c.response_id))
-        step_map = _json_objects(conn, per_response(step_answers, _steps_object(dialect))
-                                 .group_by(step_answers.c.response_id))
+        rating_map = _ratings_by_response(conn, per_response)
+        step_map = _steps_by_response(conn, per_response)
         comment_map: dict[int, dict] = defaultdict(dict)
         for rid, key, text in conn.execute(per_response(comments, comments.c.key, comments.c.text)):
             comment_map[rid][key] = text
 
-        extension_lists: dict[str | None, list[str] | None] = {None: None}
+        parsed_extensions: dict[str | None, list[str] | None] = {None: None}
         out = []
-        construct = Response.model_construct  # stored data was validated when written
         for head in heads:
             rid, unit, year, case, side, role, own, shared = head[:8]
             for text in (own, shared):
-                if text not in extension_lists:
-                    extension_lists[text] = json.loads(text)
-            extensions = extension_lists[own]
-            if extensions is None:
-                extensions = extension_lists[shared]
-            steps = step_map.pop(rid, None)
-            response = construct(  # every field given: pydantic's default lookup is slow
-                format=FORMAT, unit=unit, year=year, case=case, side=side, role=role,
-                extensions=list(extensions or ()),
-                steps={step: _step_answer(answer) for step, answer in steps.items()} if steps else {},
-                ratings=rating_map.pop(rid, {}), comments=comment_map.pop(rid, {}))
+                if text not in parsed_extensions:
+                    parsed_extensions[text] = json.loads(text)
+            extensions = parsed_extensions[own]
+            if extensions is None:  # the response follows its assessment
+                extensions = parsed_extensions[shared]
+            response = _response({  # stored data was validated when it was written
+                "format": FORMAT, "unit": unit, "year": year, "case": case, "side": side, "role": role,
+                "extensions": list(extensions or ()), "steps": step_map.pop(rid, None) or {},
+                "ratings": rating_map.pop(rid, None) or {}, "comments": comment_map.pop(rid, None) or {}})
             if with_info:
                 (token, created, updated, submitted, assessment_id, assessment_token, kind, region,
                  assessment_created) = head[8:]
                 assessment = self._assessment_info((assessment_id, assessment_token, unit, kind, region,
-                                                    year, case, extension_lists[shared],
+                                                    year, case, parsed_extensions[shared],
                                                     assessment_created))
                 out.append(ResponseInfo(token, assessment, response,
                                         _aware(created), _aware(updated), _aware(submitted)))
@@ -798,30 +803,60 @@ class Store:
         return out
 
 
-# --- bulk reading helpers ----------------------------------------------------------------------
+# --- bulk reading ------------------------------------------------------------------------------
+# Comparisons load ~100,000 responses with ~30 ratings each. Per-row work in Python dominated,
+# so the database groups the answers per response, in the form each driver reads fastest.
 
 JSON_BATCH = 20_000  # response rows per json.loads call
 
 
-def _ratings_object(dialect: str):
-    """Per response, its ratings as one JSON object text: {"key": 3, "other": "dont_know"}."""
-    dont_know = sa.literal_column(f"'{DONT_KNOW}'")
-    if dialect == "postgresql":
-        value = sa.case((ratings.c.dont_know, sa.func.to_json(sa.cast(dont_know, sa.Text))),
-                        else_=sa.func.to_json(ratings.c.value))
-        return sa.cast(sa.func.json_object_agg(ratings.c.statement_key, value), sa.Text)
-    value = sa.case((ratings.c.dont_know, dont_know), else_=ratings.c.value)
-    return sa.func.json_group_object(ratings.c.statement_key, value)
+def _ratings_by_response(conn: Connection, per_response) -> dict[int, dict]:
+    """{response id: {statement key: value or 'dont_know'}}."""
+    if conn.dialect.name == "postgresql":
+        # Two arrays per response (psycopg parses them in C); NULL value means "don't know",
+        # as the ratings' CHECK constraint guarantees.
+        rows = conn.execute(per_response(ratings, sa.func.array_agg(ratings.c.statement_key),
+                                         sa.func.array_agg(ratings.c.value))
+                            .group_by(ratings.c.response_id).order_by(ratings.c.response_id))
+        out = {}
+        for rid, keys, values in rows:
+            found = dict(zip(keys, values))
+            if None in values:
+                for key, value in found.items():
+                    if value is None:
+                        found[key] = DONT_KNOW
+            out[rid] = found
+        return out
+    # SQLite builds each response's JSON object in C; json.loads parses a whole batch at once.
+    value = sa.case((ratings.c.dont_know, sa.literal_column(f"'{DONT_KNOW}'")), else_=ratings.c.value)
+    return _json_objects(conn, per_response(ratings, sa.func.json_group_object(ratings.c.statement_key, value))
+                         .group_by(ratings.c.response_id))
 
 
-def _steps_object(dialect: str):
-    """Per response, its step answers as one JSON object text: {"agenda": {"level": ..., "tools": [...]}}."""
+def _steps_by_response(conn: Connection, per_response) -> dict[int, dict[str, StepAnswer]]:
+    """{response id: {step id: StepAnswer}}."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(per_response(step_answers, sa.func.array_agg(step_answers.c.step_id),
+                                         sa.func.array_agg(step_answers.c.level),
+                                         sa.func.array_agg(sa.cast(step_answers.c.tools, sa.Text)))
+                            .group_by(step_answers.c.response_id).order_by(step_answers.c.response_id))
+        parsed: dict[str, list[str]] = {}  # tool lists repeat: parse each text once, copy it
+        out = {}
+        for rid, step_ids, levels, tool_texts in rows:
+            answers = {}
+            for step_id, level, text in zip(step_ids, levels, tool_texts):
+                tools = parsed.get(text)
+                if tools is None:
+                    tools = parsed[text] = json.loads(text)
+                answers[step_id] = _step_answer({"level": level, "tools": list(tools)})
+            out[rid] = answers
+        return out
     level, tools = sa.literal_column("'level'"), sa.literal_column("'tools'")
-    if dialect == "postgresql":
-        answer = sa.func.json_build_object(level, step_answers.c.level, tools, step_answers.c.tools)
-        return sa.cast(sa.func.json_object_agg(step_answers.c.step_id, answer), sa.Text)
     answer = sa.func.json_object(level, step_answers.c.level, tools, sa.func.json(step_answers.c.tools))
-    return sa.func.json_group_object(step_answers.c.step_id, answer)
+    objects = _json_objects(conn, per_response(step_answers, sa.func.json_group_object(step_answers.c.step_id, answer))
+                            .group_by(step_answers.c.response_id))
+    return {rid: {step_id: _step_answer(values) for step_id, values in answers.items()}
+            for rid, answers in objects.items()}
 
 
 def _json_objects(conn: Connection, query: sa.Select) -> dict[int, dict]:
@@ -850,15 +885,36 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-_set = object.__setattr__
+def _trusted_constructor(model: type, sample: dict[str, Any]):
+    """A constructor for `model` from a dict of every field's stored, already valid value.
+
+    It sets what model_construct sets, without its per-field alias and default handling,
+    which cost more than the database when loading millions of answers. Checked once
+    against model_construct: should pydantic build models differently, that is used instead.
+    """
+    fields = frozenset(model.model_fields)
+    new, set_attribute = model.__new__, object.__setattr__
+
+    def construct(values: dict) -> Any:
+        instance = new(model)
+        set_attribute(instance, "__dict__", values)
+        set_attribute(instance, "__pydantic_fields_set__", set(fields))
+        set_attribute(instance, "__pydantic_extra__", None)
+        set_attribute(instance, "__pydantic_private__", None)
+        return instance
+
+    reference = model.model_construct(**sample)
+    try:
+        probe = construct(dict(sample))
+        same = (not model.__pydantic_post_init__ and set(sample) == fields and probe == reference
+                and all(getattr(probe, name) == getattr(reference, name) for name in
+                        ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")))
+    except Exception:  # noqa: BLE001 - any difference means: use the documented way
+        same = False
+    return construct if same else (lambda values: model.model_construct(**values))
 
 
-def _step_answer(values: dict) -> StepAnswer:
-    """StepAnswer from stored {'level', 'tools'}, as model_construct builds it, minus its per-field
-    alias and default handling: with millions of stored answers that handling dominated loading."""
-    answer = StepAnswer.__new__(StepAnswer)
-    _set(answer, "__dict__", values)
-    _set(answer, "__pydantic_fields_set__", {"level", "tools"})
-    _set(answer, "__pydantic_extra__", None)
-    _set(answer, "__pydantic_private__", None)
-    return answer
+_step_answer = _trusted_constructor(StepAnswer, {"level": "dialogue", "tools": ["t"]})
+_response = _trusted_constructor(Response, {
+    "format": FORMAT, "unit": "u", "year": 2024, "case": None, "side": "public", "role": "",
+    "extensions": [], "steps": {}, "ratings": {"a.b": 1}, "comments": {}})

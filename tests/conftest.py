@@ -61,6 +61,19 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_database(tmp_path_factory):
+    """Code under test that opens "the" database gets a session temp file, never the
+    developer's data/assessment.db or DATABASE_URL."""
+    saved = {key: os.environ.pop(key, None) for key in ("ASSESSMENT_DB", "DATABASE_URL")}
+    os.environ["ASSESSMENT_DB"] = str(tmp_path_factory.mktemp("default-db") / "assessment.db")
+    yield
+    for key, value in saved.items():
+        os.environ.pop(key, None)
+        if value is not None:
+            os.environ[key] = value
+
+
 # --- framework ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -262,3 +262,25 @@ def test_results_page_from_a_personal_link_and_with_bad_tokens(store, framework)
     assert t("results.no_answers", "sv") in texts(at)
     bad = open_page("views/results.py", a="nope")
     assert [e.value for e in bad.error] == [t("results.error.unknown", "sv")]
+
+
+def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(store, framework):
+    """Streamlit drops some on_change callbacks when answers come faster than reruns.
+
+    Setting the widget's value without its callback (as such a dropped change looks
+    to the page) must still end up in the database on the next run.
+    """
+    assessment = store.create_assessment("Tappby", 2025)
+    token = store.start_response(assessment.token, "public")
+    at = open_page("views/questionnaire.py", r=token)
+    at.segmented_control(key="q:part").set_value("principles")
+    at.run()
+    principle = framework.principles[0]
+    key = f"{principle.id}.{principle.statements[-1].id}"
+    at.session_state[f"q:{token}:rating:{key}"] = 2  # the value arrives, no callback runs
+    at.run()
+    assert store.get_response(token).response.ratings == {key: 2}
+    step = framework.steps[-1]
+    at.session_state[f"q:{token}:level:{step.id}"] = framework.active_levels()[0].id
+    at.run()  # that step was never drawn in this session: no widget of the user's, nothing saved
+    assert store.get_response(token).response.steps == {}

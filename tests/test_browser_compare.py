@@ -5,9 +5,11 @@ from small multiples (one colour) to an overlay radar (one colour per unit), oth
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from assessment.charts import PALETTE
@@ -39,6 +41,11 @@ def chart(page: Page):
     return page.locator("[data-testid=stVegaLiteChart]").first
 
 
+def chart_text(page: Page, text):
+    """A text mark of the chart (Streamlit draws Vega charts as SVG, so their words are in the page)."""
+    return chart(page).locator("svg text", has_text=text)
+
+
 def pixels_near(image: Image.Image, colour: str, tolerance: int = 30) -> int:
     """How many pixels are within `tolerance` (per channel) of a #rrggbb colour."""
     target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
@@ -47,14 +54,18 @@ def pixels_near(image: Image.Image, colour: str, tolerance: int = 30) -> int:
 
 
 def shot(page: Page, until=lambda image: True, attempts: int = 40) -> Image.Image:
-    """A screenshot of the chart once `until` holds (vega redraws a moment after a rerun)."""
-    element = chart(page)
-    expect(element).to_be_visible(timeout=WAIT_MS)
+    """A screenshot of the chart once `until` holds (a rerun may redraw or replace it meanwhile)."""
+    image = None
     for _ in range(attempts):
-        image = Image.open(io.BytesIO(element.screenshot()))
+        try:
+            image = Image.open(io.BytesIO(chart(page).screenshot()))
+        except PlaywrightError:  # replaced by a rerun while being captured: take the new one
+            page.wait_for_timeout(250)
+            continue
         if until(image):
             return image
         page.wait_for_timeout(250)
+    assert image is not None, "the chart could not be captured"
     return image
 
 
@@ -71,30 +82,38 @@ def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server,
     seed(streamlit_server.db_path, framework)
     page.goto(f"{streamlit_server.url}/compare")
     expect(page.get_by_role("heading", name=t("reg.compare.title", "sv"), exact=True)).to_be_visible(timeout=WAIT_MS)
-    expect(page.get_by_text(t("reg.compare.group", "sv", n=8, year=2026,
-                              side=t("regional.side.all", "sv").lower()))).to_be_visible(timeout=WAIT_MS)
+    all_sides = t("regional.side.all", "sv").lower()
+    expect(page.get_by_text(t("reg.compare.group", "sv", n=8, year=2026, side=all_sides))).to_be_visible(
+        timeout=WAIT_MS)
 
-    # Eight units: small multiples, every radar in the first colour, none in the second.
+    # Eight units: small multiples, one panel titled per unit, every radar in the first colour.
+    for unit in UNITS:
+        expect(chart_text(page, unit)).to_have_count(1, timeout=WAIT_MS)
     multiples = shot(page, until=lambda im: pixels_near(im, PALETTE[0]) > 200)
-    assert multiples.height > 200
     assert pixels_near(multiples, PALETTE[0]) > 200
     assert pixels_near(multiples, PALETTE[1]) == 0
 
-    # Pick two units: one overlay radar, the second unit in the palette's second colour.
+    # Pick two units: one overlay radar with the principles as axes and a legend of the two units,
+    # the second unit in the palette's second colour.
     units_box = page.locator("[data-testid=stMultiSelect]").filter(has_text=t("reg.filter.units", "sv"))
     for unit in UNITS[:2]:
         units_box.locator("input").click()
         units_box.locator("input").fill(unit)
         page.get_by_role("option", name=unit, exact=True).click()
     page.keyboard.press("Escape")
-    expect(page.get_by_text(t("reg.compare.group", "sv", n=2, year=2026,
-                              side=t("regional.side.all", "sv").lower()))).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(t("reg.compare.group", "sv", n=2, year=2026, side=all_sides))).to_be_visible(
+        timeout=WAIT_MS)
+    expect(chart_text(page, UNITS[7])).to_have_count(0, timeout=WAIT_MS)
+    expect(chart_text(page, UNITS[1])).to_have_count(1)
+    expect(chart_text(page, framework.principle_by_id["dialogue"].name.sv)).to_have_count(1)
     overlay = shot(page, until=lambda im: pixels_near(im, PALETTE[1]) > 50)
     assert pixels_near(overlay, PALETTE[1]) > 50, "the second unit's radar is not drawn"
 
-    # The other views draw something too.
-    for view in ("steps", "trends", "ranking"):
+    # The other views draw their own charts.
+    expected = {"steps": framework.steps[0].name.sv, "trends": framework.principles[-1].name.sv,
+                "ranking": re.compile(r"^1\. Webbkommun")}  # bars labelled "rank. unit"
+    for view, text in expected.items():
         choose_view(page, t(f"reg.view.{view}", "sv"))
-        image = shot(page, until=lambda im: not blank(im))
-        assert not blank(image), f"{view} is blank"
+        expect(chart_text(page, text).first).to_be_visible(timeout=WAIT_MS)
+        assert not blank(shot(page, until=lambda im: not blank(im))), f"{view} is blank"
     assert page.locator("[data-testid=stException]").count() == 0

@@ -109,10 +109,10 @@ def test_phones_vote_and_the_presenter_screen_follows(streamlit_server, browser,
             context = browser.new_context(viewport=PHONE, device_scale_factor=2)
             context.set_default_timeout(WAIT_MS)
             page = context.new_page()
+            phones.append(page)
             join(page, join_link, side, role)
             page.get_by_text(first_card).wait_for()
             page.locator(".st-key-ws_vote_agree button").wait_for()
-            phones.append(page)
 
         # Everyone taps at (nearly) the same moment: no waiting between the clicks.
         for page, (_side, _role, value) in zip(phones, PHONES):
@@ -143,6 +143,7 @@ def test_phones_vote_and_the_presenter_screen_follows(streamlit_server, browser,
     except Exception:
         for i, page in enumerate([presenter, *phones]):
             page.screenshot(path=str(tmp_path / f"failure_{i}.png"))
+            print(f"--- page {i}: {page.url}\n{page.locator('body').inner_text()[:800]}")
         print(f"screenshots in {tmp_path}\n{streamlit_server.log_tail()}")
         raise
     finally:

@@ -144,6 +144,22 @@ def test_comparison_bundle_and_table(framework, region):
     assert rows[-2][quality_col] == 75.0  # the group median row
 
 
+@pytest.mark.parametrize("side", [None, "public", "civil_society"])
+def test_comparison_bundle_agrees_with_the_single_functions(framework, region, side):
+    agg = compare.aggregate_responses(framework, region, side=side)
+    result = compare.comparison_from(framework, agg)
+    for year in result.years:
+        scores = compare.unit_scores(framework, agg, year)
+        if not scores:
+            assert year not in result.scores
+            continue
+        assert result.scores[year] == scores
+        assert result.stats[year] == compare.region_stats(framework, scores)
+    assert result.rankings == compare.rankings(framework, result.scores[result.year])
+    assert sorted(result.trends, key=lambda p: (p.unit, p.principle_id, p.year)) == compare.trends(framework, agg)
+    assert sorted(result.region_trend) == sorted(compare.region_trend(framework, agg))
+
+
 def test_bad_side_is_rejected(framework, region):
     agg = compare.aggregate_responses(framework, region)
     with pytest.raises(ValueError, match="unknown side"):

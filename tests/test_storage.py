@@ -6,10 +6,11 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from assessment import db
 from assessment.db import init_db, make_engine
-from assessment.responses import DONT_KNOW, Response, StepAnswer
+from assessment.responses import DONT_KNOW, Response, StepAnswer, dump_response
 from assessment.storage import (Store, assessments, comments, ratings, responses, step_answers,
                                 units)
 
@@ -177,6 +178,18 @@ def test_add_response_round_trip(store):
     assert store.get_response(again).assessment.token == info.assessment.token
     assert len(store.list_assessments()) == 1
     assert store.responses_for(info.assessment.token) == [original, store.get_response(again).response]
+
+
+def test_loaded_responses_behave_like_validated_ones(store):
+    """Bulk loading skips validation; the objects must still dump, compare and change normally."""
+    original = sample_response()
+    store.add_response(original)
+    loaded = store.responses_where()[0]
+    assert loaded.model_dump() == original.model_dump()
+    assert yaml.safe_load(dump_response(loaded)) == yaml.safe_load(dump_response(original))  # key order aside
+    assert Response.model_validate_json(loaded.model_dump_json()) == original
+    loaded.steps["agenda"].tools.append("key_contact_points")  # its own lists, not shared ones
+    assert store.responses_where()[0] == original
 
 
 def test_add_response_keeps_its_own_levels(store):

@@ -8,6 +8,7 @@ aggregates (assessment.compare), so the page stays quick with hundreds of units.
 from __future__ import annotations
 
 import functools
+import re
 
 import pandas as pd
 import streamlit as st
@@ -56,13 +57,18 @@ def side_label(side: str | None) -> str:
     return t("regional.side.all" if side is None else f"regional.side.{side}", L)
 
 
+def file_stem(*parts: object) -> str:
+    """A download's file name: words joined by '_', no spaces or brackets."""
+    return "_".join(re.sub(r"[^\w.-]+", "_", str(p)).strip("_") for p in parts)
+
+
 def download_chart(chart, name: str, key: str) -> None:
-    """PNG and SVG buttons; the file is made only when clicked."""
+    """PNG and SVG buttons; the file is made only when clicked (with the export font and decimal comma)."""
     left, right, _ = st.columns([1, 1, 8])
     left.download_button(t("reg.download.png", L), data=functools.partial(cc.chart_png, chart, L),
-                         file_name=f"{name}.png", mime="image/png", key=f"png_{key}", on_click="ignore")
+                         file_name=f"{file_stem(name)}.png", mime="image/png", key=f"png_{key}", on_click="ignore")
     right.download_button(t("reg.download.svg", L), data=functools.partial(cc.chart_svg, chart, L),
-                          file_name=f"{name}.svg", mime="image/svg+xml", key=f"svg_{key}", on_click="ignore")
+                          file_name=f"{file_stem(name)}.svg", mime="image/svg+xml", key=f"svg_{key}", on_click="ignore")
 
 
 # --- filters ----------------------------------------------------------------------------
@@ -124,7 +130,11 @@ if view == "profiles":
     download_chart(chart, f"profiles_{year}", "profiles")
 
 elif view == "unit":
-    focus = st.selectbox(t("reg.compare.focus", L), sorted(scores), key="cmp_focus")
+    names = sorted(scores)
+    kept = st.session_state.get("cmp_focus_kept")
+    focus = st.selectbox(t("reg.compare.focus", L), names, key="cmp_focus",
+                         index=names.index(kept) if kept in names else 0)
+    st.session_state["cmp_focus_kept"] = focus  # widget state is dropped while the view is hidden
     band = compare.band_for_radar(stats)
     chart = cc.unit_in_region(fw, focus, scores[focus], band, L)
     st.caption(t("reg.compare.band_note", L, n=len(scores)))
@@ -144,8 +154,10 @@ elif view == "ranking":
     principle = st.selectbox(t("reg.col.principle", L), [p.id for p in fw.principles], key="cmp_principle",
                              format_func=lambda pid: fw.principle_by_id[pid].name(L))
     band = stats.get(principle)
+    # The unit last looked at in "unit vs region" stands out.
+    focus = st.session_state.get("cmp_focus_kept")
     chart = cc.ranking_bars(fw, principle, rankings[principle], L, median=band.median if band else None,
-                            highlight=chosen)
+                            highlight=[focus] if focus else ())
     st.altair_chart(chart, width="stretch")
     download_chart(chart, f"ranking_{principle}_{year}", "ranking")
     st.subheader(t("reg.compare.table", L))
@@ -186,7 +198,7 @@ else:  # the council report
     report_year = c2.selectbox(t("reg.report.year", L), available_years[::-1], key="rep_year")
     report_lang = c3.radio(t("reg.report.language", L), list(LANGUAGE_NAMES), format_func=LANGUAGE_NAMES.get,
                            index=list(LANGUAGE_NAMES).index(L), horizontal=True, key="rep_lang")
-    wanted = (report_unit, report_year, report_lang, version)
+    wanted = (report_unit, report_year, report_lang)
     if st.button(t("reg.report.make", L), type="primary", key="rep_make"):
         try:
             with st.spinner(t("reg.report.making", L)):
@@ -198,7 +210,7 @@ else:  # the council report
             st.error(t("reg.report.failed", L, reason=str(exc)))
     ready = st.session_state.get("report")
     if ready and ready[0] == wanted:
-        base = f"{report_unit}_{report_year}_{report_lang}".replace(" ", "_")
+        base = file_stem(report_unit, report_year, report_lang)
         d1, d2, _ = st.columns([1, 1, 3])
         d1.download_button(t("reg.report.pdf", L), ready[1]["pdf"], file_name=f"{base}.pdf",
                            mime="application/pdf", key="rep_pdf", on_click="ignore")

@@ -28,7 +28,8 @@ st.caption(t("reg.data.intro", L))
 
 
 def safe_name(text: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", text).strip("_") or "export"
+    """A file name from a unit name: letters (å ä ö too), digits, dot and dash; the rest as '_'."""
+    return re.sub(r"[^\w.-]+", "_", text).strip("_").replace("__", "_") or "export"
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The questionnaire: one respondent's answers, saved on every change.
 
 Each widget's callback writes its one answer through the Store before the page
-is drawn again, so a reload or a closed tab loses nothing. Widget state is seeded
-from the stored answers only when a widget appears (first visit, or coming back
-to a step), so the database stays the source of truth.
+is drawn again, so a reload or a closed tab loses nothing; answers whose callback
+Streamlit dropped are saved at the start of the next run. A widget gets its stored
+value when it first appears (first visit, or coming back to a step). The session
+keeps a copy of the response as saved, so a rerun reads nothing from the database.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from assessment.i18n import t
-from assessment.responses import DONT_KNOW, NO_LEVEL
+from assessment.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.scoring import progress
 from views.common import app_url, find_response, framework, get_store, lang, lang_params, show_flash
 
-import faulthandler, signal
-faulthandler.register(signal.SIGUSR1, file=open("/tmp/uidev/stacks.log", "a"), all_threads=True)
 L = lang()
 fw = framework()
 store = get_store()
@@ -33,36 +32,56 @@ def stop_with(message: str) -> None:
 token = (st.query_params.get("r") or "").strip()
 if not token:
     stop_with(t("q.error.no_token", L))
-info = find_response(store, token)
+KEY = f"q:{token}:"  # widget keys carry the token: two responses never share state
+
+# The response as this session last saved it. Loaded from the database once per
+# session (a reload starts a new session, so it reads the database again); every
+# save below also updates this copy, so a rerun needs no database read.
+info = st.session_state.get(f"{KEY}info") or find_response(store, token)
 if info is None:
     stop_with(t("q.error.unknown_token", L))
-
+st.session_state[f"{KEY}info"] = info
 response = info.response
 assessment = info.assessment
 levels = fw.active_levels(response.extensions)
 SCALE_OPTIONS = [*fw.scale.values, DONT_KNOW]
-KEY = f"q:{token}:"  # widget keys carry the token: two responses never share state
+
+# Per widget key, the value this session last knew to be stored: a widget whose value
+# differs from it holds an answer not saved yet. `seen`: widget keys drawn so far.
+synced: dict = st.session_state.setdefault(f"{KEY}synced", {})
+seen: set = st.session_state.setdefault(f"{KEY}seen", set())
+MISSING = object()
 
 
 def seed(key: str, value) -> None:
     """Give a widget its stored value the first time it appears (never overwrite the user's)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
+    seen.add(key)
+    # .get, not "in": Streamlit answers "in" by building the whole filtered state.
+    if st.session_state.get(key, MISSING) is MISSING:
+        if value is not None:
+            st.session_state[key] = value
+        synced[key] = value
 
 
-def guarded(save, *args) -> None:
+def guarded(save, *args) -> bool:
     """Run a save; a database failure becomes a message, not a traceback."""
     try:
         save(token, *args)
-        open("/tmp/uidev/cb.log", "a").write(f"saved {args}\n")
-    except BaseException as exc:
-        open("/tmp/uidev/cb.log", "a").write(f"EXC {type(exc)} {exc}\n")
-        if not isinstance(exc, (SQLAlchemyError, LookupError, ValueError)): raise
+        return True
+    except (SQLAlchemyError, LookupError, ValueError) as exc:
         reason = type(exc).__name__ if isinstance(exc, SQLAlchemyError) else str(exc)
         st.session_state["_save_error"] = t("q.error.save", L, reason=reason)
+        return False
 
 
-# --- keys and callbacks ------------------------------------------------------------------
+def mark_saved(keys) -> None:
+    for key in keys:
+        value = st.session_state.get(key, MISSING)
+        if value is not MISSING:
+            synced[key] = value
+
+
+# --- keys and saves ----------------------------------------------------------------------
 
 def level_key(step_id: str) -> str:
     return f"{KEY}level:{step_id}"
@@ -80,6 +99,11 @@ def comment_key(item: str) -> str:
     return f"{KEY}comment:{item}"
 
 
+def step_keys(step_id: str) -> list[str]:
+    return [level_key(step_id)] + [tool_key(step_id, level.id, tool.id) for level in levels
+                                   if (cell := fw.cell(step_id, level.id)) for tool in cell.tools]
+
+
 def checked_tools(step_id: str) -> list[str]:
     stored = response.steps.get(step_id)
     tools: list[str] = []
@@ -95,17 +119,49 @@ def checked_tools(step_id: str) -> list[str]:
 
 def save_step(step_id: str) -> None:
     level = st.session_state.get(level_key(step_id))
-    if level is not None:
-        guarded(store.save_step, step_id, level, checked_tools(step_id))
+    tools = checked_tools(step_id)
+    if level is not None and guarded(store.save_step, step_id, level, tools):
+        response.steps[step_id] = StepAnswer(level=level, tools=tools)
+        mark_saved(step_keys(step_id))
 
 
 def save_rating(statement_key: str) -> None:
-    open("/tmp/uidev/cb.log", "a").write(f"cb {statement_key} {st.session_state.get(rating_key(statement_key))}\n")
-    guarded(store.save_rating, statement_key, st.session_state.get(rating_key(statement_key)))
+    value = st.session_state.get(rating_key(statement_key))
+    if value is not None and guarded(store.save_rating, statement_key, value):
+        response.ratings[statement_key] = value
+        mark_saved([rating_key(statement_key)])
 
 
 def save_comment(item: str) -> None:
-    guarded(store.save_comment, item, st.session_state.get(comment_key(item), "").strip())
+    text = (st.session_state.get(comment_key(item)) or "").strip()
+    if guarded(store.save_comment, item, text):
+        if text:
+            response.comments[item] = text
+        else:
+            response.comments.pop(item, None)
+        mark_saved([comment_key(item)])
+
+
+def save_unsaved() -> None:
+    """Save every widget value drawn in this session that has not been saved yet.
+
+    Callbacks normally save each answer before the page is drawn, but Streamlit drops
+    some callbacks when answers come faster than the reruns (clicking down a list of
+    statements). The widget values still arrive, so they are saved here instead.
+    """
+    changed = {key for key in seen
+               if (value := st.session_state.get(key, MISSING)) is not MISSING and value != synced.get(key)}
+    if not changed:
+        return
+    for step in fw.steps:
+        if changed.intersection(step_keys(step.id)):
+            save_step(step.id)
+    for key in fw.statement_by_key:
+        if rating_key(key) in changed:
+            save_rating(key)
+    for principle in fw.principles:
+        if comment_key(principle.id) in changed:
+            save_comment(principle.id)
 
 
 # --- navigation: part, then one step or principle at a time ------------------------------
@@ -162,8 +218,7 @@ def step_page(step_id: str) -> None:
     with left:
         key = level_key(step_id)
         options = [NO_LEVEL, *[lv.id for lv in levels]]
-        if stored is not None and stored.level in options:
-            seed(key, stored.level)
+        seed(key, stored.level if stored is not None and stored.level in options else None)
         st.radio(t("q.level.question", L), options, index=None, key=key, on_change=save_step, args=(step_id,),
                  format_func=lambda lid: t("q.level.none", L) if lid == NO_LEVEL else fw.level_by_id[lid].name(L),
                  captions=[t("q.level.none.caption", L), *[lv.description(L) for lv in levels]])
@@ -194,8 +249,8 @@ def principle_page(principle_id: str) -> None:
     for statement in principle.statements:
         full = f"{principle.id}.{statement.id}"
         key = rating_key(full)
-        if response.ratings.get(full) in SCALE_OPTIONS:
-            seed(key, response.ratings[full])
+        value = response.ratings.get(full)
+        seed(key, value if value in SCALE_OPTIONS else None)
         st.radio(statement.text(L), SCALE_OPTIONS, index=None, key=key, horizontal=True,
                  on_change=save_rating, args=(full,), help=t(f"q.commitment.{statement.side}", L),
                  format_func=lambda v: fw.scale.dont_know(L) if v == DONT_KNOW else fw.scale.label(v, L))
@@ -217,6 +272,7 @@ def navigation() -> None:
                       query_params={"a": assessment.token, **lang_params()})
 
 
+save_unsaved()
 header()
 part = st.segmented_control(t("q.part", L), PARTS, key=PART_KEY, required=True, label_visibility="collapsed",
                             format_func=lambda p: t(f"q.part.{p}", L))

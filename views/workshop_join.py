@@ -25,7 +25,7 @@ st.set_page_config(layout="centered")  # a phone page: one narrow column
 L = lang()
 fw = framework()
 store = get_workshop_store()
-REFRESH_SECONDS = 1.5
+REFRESH_SECONDS = 2  # ~213 phones polling: 2 s keeps up with the room at half the load of 1 s
 
 VOTE_KEYS = ", ".join(f".st-key-ws_vote_{value} button" for value in VOTE_VALUES)
 
@@ -70,9 +70,9 @@ def leave() -> None:
 
 def join_form(code: str) -> None:
     st.title(t("ws.join.title", L))
-    if "ws_join_code" not in st.session_state:
-        st.session_state["ws_join_code"] = code
-    typed = normalize_code(st.text_input(t("ws.join.code", L), key="ws_join_code", max_chars=12,
+    # value= rather than seeding session state: a tap that lands before the first run has
+    # finished must not lose the code that came with the QR link.
+    typed = normalize_code(st.text_input(t("ws.join.code", L), value=code, key="ws_join_code", max_chars=12,
                                          placeholder="ABC 234"))
     workshop = None
     if typed:
@@ -171,12 +171,10 @@ def matrix_part(token: str, view) -> None:
         st.error(error)
     options = [NO_LEVEL, *view.levels]
     for step_id in view.steps:
-        key = f"ws_place_{step_id}"
-        if key not in st.session_state:
-            st.session_state[key] = view.my_placements.get(step_id)
         step = fw.step_by_id.get(step_id)
         saved = view.my_placements.get(step_id)
-        st.radio(step.name(L) if step else step_id, options, key=key, format_func=level_name,
+        st.radio(step.name(L) if step else step_id, options, key=f"ws_place_{step_id}", format_func=level_name,
+                 index=options.index(saved) if saved in options else None,
                  on_change=place, args=(token, step_id),
                  help=step.description(L) if step else None)
         if saved:
