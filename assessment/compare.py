@@ -3,84 +3,32 @@ levels reached per step, trends. Filterable by side.
 
 Two layers:
 - ``Aggregates``: per (unit, year, side) the sums that principle scores and step
-  levels are made of. Built from the database (``load_aggregates``) or from
-  ``Response`` objects (``aggregate_responses``); both give the same numbers.
+  levels are made of. Built from the database (``load_aggregates``, reading the
+  per-assessment summaries of ``assessment.summaries``) or from ``Response``
+  objects (``aggregate_responses``); both give the same numbers.
 - pure functions over Aggregates with the semantics of ``scoring`` (pooled
   ratings, 'dont_know' left out, score = mean / scale max * 100, rounded to 0.1;
   a group's step level = median_low of the respondents' level ranks).
 
-Speed: raw ratings (millions of rows) are summed once per assessment into small
-summary tables (``cmp_*``), refreshed lazily when an assessment's responses change
-(fingerprint: count, id sum and last update of its responses; a save always bumps
-``responses.updated_at``). A comparison then reads a few thousand summary rows.
 Several cases of one unit and year are pooled.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
-import threading
-from contextlib import contextmanager
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from statistics import quantiles
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-import sqlalchemy as sa
-
-from . import db as dbmod
+from . import summaries
 from .framework import Framework
 from .responses import DONT_KNOW, NO_LEVEL, Response
 from .scoring import PrincipleScore
-from .storage import assessments, ratings, responses, step_answers
-from .storage import units as unit_table
+from .summaries import engine_of
 
 SIDES = ("public", "civil_society")
-ALL = "all"  # summary rows of both sides together (side None in Aggregates)
-# PostgreSQL: a response updated this recently may have a concurrent, not yet committed
-# sibling with an older update time; such assessments are re-summed until they are this old.
-SETTLE = timedelta(seconds=10)
-REFRESH_BATCH = 400  # assessments per summary query
-
-# --- summary tables (derived data: safe to drop, rebuilt on demand) ---------------------------
-
-_fk = dict(ondelete="CASCADE")
-summary_state = sa.Table(
-    "cmp_state", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("fingerprint", sa.String(200), nullable=False),  # responses' count:id sum:last update
-    sa.Column("framework", sa.String(40), nullable=False),  # hash of the statement and step ids summed
-    sa.Column("settled", sa.Boolean(create_constraint=False), nullable=False),
-)
-# One row per assessment and side ('public', 'civil_society', and 'all' for both together):
-# the sums per principle and the level counts per step, as small JSON texts. A whole-region
-# comparison then reads one row per assessment, not one per principle or step.
-summary = sa.Table(
-    "cmp_summary", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("side", sa.String(20), primary_key=True),
-    sa.Column("respondents", sa.Integer, nullable=False),
-    sa.Column("principles", sa.Text, nullable=False),  # {"quality": [answered, value sum, dont_know], ...}
-    sa.Column("steps", sa.Text, nullable=False),  # {"agenda": {"dialogue": respondents, ...}, ...}
-)
-SUMMARY_TABLES = (summary, summary_state)
-# "Every summary was up to date when the data looked like this": lets a fresh process (or a
-# page after a restart) skip checking each assessment while nothing has changed.
-summary_marker = sa.Table(
-    "cmp_meta", dbmod.metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-# The change check reads count, id sum and last update of each assessment's responses from
-# this index alone (no table rows). Created with the table on new databases, on first use
-# on older ones.
-responses_change_index = sa.Index("ix_responses_assessment_updated",
-                                  responses.c.assessment_id, responses.c.updated_at)
-# data_version's "latest update" in one index lookup instead of a scan.
-responses_updated_index = sa.Index("ix_responses_updated", responses.c.updated_at)
 
 
 # --- aggregates -------------------------------------------------------------------------------
@@ -364,211 +312,7 @@ def trend_change(points: Iterable[TrendPoint], principle_id: str, unit: str) -> 
     return round(series[-1][1] - series[0][1], 1)
 
 
-# --- the database path -------------------------------------------------------------------------
-
-def engine_of(db: Any) -> sa.Engine:
-    """Accept a storage.Store (anything with .engine) or an Engine."""
-    return getattr(db, "engine", db)
-
-
-SUMMARY_FORMAT = 3  # bump when what the summary rows hold changes: every summary is re-summed
-
-
-def framework_hash(fw: Framework) -> str:
-    """Identifies what a summary was summed against: the format and the matrix's ids."""
-    ids = f"{SUMMARY_FORMAT}#" + "|".join(sorted(fw.statement_by_key)) + "#" + "|".join(s.id for s in fw.steps)
-    return hashlib.sha1(ids.encode()).hexdigest()
-
-
-def _filters(unit_names: Sequence[str] | None, years: Sequence[int] | None, region: str | None) -> list:
-    where = []
-    if unit_names is not None:
-        where.append(unit_table.c.name.in_(list(unit_names)))
-    if years is not None:
-        where.append(assessments.c.year.in_(list(years)))
-    if region is not None:
-        where.append(unit_table.c.region == region)
-    return where
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite without type information
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, datetime | None]]:
-    """Per assessment: 'count:id sum:last update' of its responses, and that last update."""
-    query = (sa.select(assessments.c.id, sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
-                       sa.func.max(responses.c.updated_at))
-             .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
-                          .outerjoin(responses, responses.c.assessment_id == assessments.c.id))
-             .where(*where).group_by(assessments.c.id))
-    out = {}
-    for aid, count, id_sum, last in conn.execute(query):
-        last = _aware(last)
-        out[aid] = (f"{count}:{id_sum or 0}:{last.isoformat() if last else '-'}", last)
-    return out
-
-
-_state_lock = threading.Lock()
-_known_fresh: dict[tuple, tuple] = {}  # (url, framework hash) -> (signature, summed) when all were current
-_indexed: set[str] = set()  # database URLs where the change index is known to exist
-
-
-def _ensure_index(engine: sa.Engine) -> None:
-    url = str(engine.url)
-    if url in _indexed:
-        return
-    with dbmod.writer(engine).begin() as conn:
-        responses_change_index.create(conn, checkfirst=True)
-        responses_updated_index.create(conn, checkfirst=True)
-    _indexed.add(url)
-
-
-def refresh_summaries(db: Any, fw: Framework, unit_names: Sequence[str] | None = None,
-                      years: Sequence[int] | None = None, region: str | None = None,
-                      force: bool = False) -> int:
-    """Bring the summary rows of the selected assessments up to date; returns how many were re-summed."""
-    engine = engine_of(db)
-    fw_hash = framework_hash(fw)
-    where = _filters(unit_names, years, region)
-    with engine.connect() as conn:
-        stored = {r.assessment_id: (r.fingerprint, r.framework, r.settled)
-                  for r in conn.execute(sa.select(summary_state).select_from(
-                      summary_state.join(assessments, assessments.c.id == summary_state.c.assessment_id)
-                      .join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where))}
-        current = _fingerprints(conn, where)
-    stale = [aid for aid, (fp, _last) in current.items()
-             if force or stored.get(aid) is None or stored[aid][0] != fp or stored[aid][1] != fw_hash
-             or not stored[aid][2]]
-    if not stale:
-        return 0
-    principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
-    steps_known = set(fw.step_by_id)
-    # One short transaction per batch: on SQLite a long one would hold up every answer being saved.
-    for start in range(0, len(stale), REFRESH_BATCH):
-        for attempt in (1, 2):
-            try:
-                with dbmod.writer(engine).begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x636D7073})
-                    _resum(conn, stale[start:start + REFRESH_BATCH], principle_of, steps_known, fw_hash)
-                break
-            except sa.exc.IntegrityError:
-                # PostgreSQL: an assessment deleted while we summed it; once more without it.
-                if attempt == 2:
-                    raise
-    return len(stale)
-
-
-def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], steps_known: set[str],
-           fw_hash: str) -> None:
-    # Fingerprint first: if a write lands between the two reads, the summary is newer than the
-    # fingerprint and the next check re-sums it again (never the other way round).
-    now = dbmod.utcnow()
-    # SQLite runs one writer at a time, taking its timestamp inside the lock: update times
-    # follow commit order, so nothing committed later can carry an older time.
-    serialised = conn.dialect.name == "sqlite"
-    prints = _fingerprints(conn, [assessments.c.id.in_(ids)])
-    sides = conn.execute(sa.select(responses.c.assessment_id, responses.c.side, sa.func.count())
-                         .where(responses.c.assessment_id.in_(ids))
-                         .group_by(responses.c.assessment_id, responses.c.side)).all()
-    dont_know = sa.case((ratings.c.value.is_(None), 1), else_=0)
-    rating_rows = conn.execute(
-        sa.select(responses.c.assessment_id, responses.c.side, ratings.c.statement_key,
-                  sa.func.count(ratings.c.value), sa.func.coalesce(sa.func.sum(ratings.c.value), 0),
-                  sa.func.sum(dont_know))
-        .select_from(responses.join(ratings, ratings.c.response_id == responses.c.id))
-        .where(responses.c.assessment_id.in_(ids))
-        .group_by(responses.c.assessment_id, responses.c.side, ratings.c.statement_key)).all()
-    step_rows = conn.execute(
-        sa.select(responses.c.assessment_id, responses.c.side, step_answers.c.step_id,
-                  step_answers.c.level, sa.func.count())
-        .select_from(responses.join(step_answers, step_answers.c.response_id == responses.c.id))
-        .where(responses.c.assessment_id.in_(ids))
-        .group_by(responses.c.assessment_id, responses.c.side, step_answers.c.step_id,
-                  step_answers.c.level)).all()
-
-    principle_sums: dict[tuple, dict[str, list[int]]] = defaultdict(dict)
-    for aid, side, key, answered, total, dk in rating_rows:
-        pid = principle_of.get(key)
-        if pid is None:  # a statement no longer in the matrix
-            continue
-        for s in (side, ALL):
-            acc = principle_sums[(aid, s)].setdefault(pid, [0, 0, 0])
-            acc[0] += int(answered)
-            acc[1] += int(total)
-            acc[2] += int(dk)
-    side_counts: dict[tuple, int] = {}
-    for aid, side, n in sides:
-        for s in (side, ALL):
-            side_counts[(aid, s)] = side_counts.get((aid, s), 0) + int(n)
-    step_counts: dict[tuple, dict[str, dict[str, int]]] = defaultdict(dict)
-    for aid, side, step_id, level, n in step_rows:
-        if step_id in steps_known:
-            for s in (side, ALL):
-                counts = step_counts[(aid, s)].setdefault(step_id, {})
-                counts[level] = counts.get(level, 0) + int(n)
-    for table in SUMMARY_TABLES:
-        conn.execute(table.delete().where(table.c.assessment_id.in_(ids)))
-    rows = [{"assessment_id": a, "side": s, "respondents": n,
-             "principles": json.dumps(principle_sums.get((a, s), {}), separators=(",", ":")),
-             "steps": json.dumps(step_counts.get((a, s), {}), separators=(",", ":"))}
-            for (a, s), n in side_counts.items()]
-    states = [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
-               "settled": serialised or last is None or last < now - SETTLE} for a, (fp, last) in prints.items()]
-    for table, values in ((summary, rows), (summary_state, states)):
-        if values:
-            conn.execute(table.insert(), values)
-
-
-def _signature(engine: sa.Engine) -> tuple[str, int, bool]:
-    """(what the data looks like, how many assessments are summed, whether answers are coming in).
-
-    Each part is an index lookup or a count: about a millisecond even with 100 000 responses.
-    A changed answer bumps the latest update time (every Store save does); a new response the
-    count and the top id; a deleted one the count; a unit edit the units' hash.
-    """
-    count, top = sa.func.count, sa.func.max
-    _ensure_index(engine)
-    query = sa.select(*(sa.select(x).scalar_subquery() for x in (
-        count(responses.c.id), top(responses.c.id), top(responses.c.updated_at),
-        count(assessments.c.id), top(assessments.c.id))),
-        sa.select(count()).select_from(summary_state).scalar_subquery())
-    with engine.connect() as conn:
-        r = conn.execute(query).one()
-        unit_rows = conn.execute(sa.select(unit_table.c.id, unit_table.c.name, unit_table.c.kind,
-                                           unit_table.c.region).order_by(unit_table.c.id)).all()
-    last = _aware(r[2])
-    signature = json.dumps([int(r[0]), int(r[1] or 0), last.isoformat() if last else None, int(r[3]),
-                            int(r[4] or 0), hashlib.sha1(repr([tuple(u) for u in unit_rows]).encode()).hexdigest()])
-    # PostgreSQL: while answers are coming in, a slower transaction may still commit an older
-    # update time, so recent data is never taken as known.
-    busy = engine.dialect.name != "sqlite" and last is not None and last > dbmod.utcnow() - SETTLE
-    return signature, int(r[5] or 0), busy
-
-
-def data_version(db: Any) -> tuple:
-    """Changes whenever units, assessments or responses change (for caches in the pages).
-
-    It may also change once after a comparison brought its summaries up to date (summaries
-    dropped with their assessment are noticed in the summed count even when the same ids and
-    update times come back: SQLite reuses ids, imports keep update times), and on PostgreSQL
-    it changes on every call for a few seconds after the latest answer."""
-    engine = engine_of(db)
-    signature, summed, busy = _signature(engine)
-    return (str(engine.url), signature, summed, dbmod.utcnow().timestamp() if busy else None)
-
-
-def unit_info(db: Any) -> dict[str, tuple[str, str | None]]:
-    """{unit name: (kind, region)} for every unit."""
-    with engine_of(db).connect() as conn:
-        return {name: (kind, region) for name, kind, region in
-                conn.execute(sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region))}
-
+# --- from the database ------------------------------------------------------------------------
 
 def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
                     years: Sequence[int] | None = None, side: str | None = None,
@@ -582,119 +326,17 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
     unit_names = None if units is None else sorted(set(units))
     years = None if years is None else sorted(set(int(y) for y in years))
     engine = engine_of(db)
-    _ensure_summaries(engine, fw, unit_names, years, region)
+    summaries.ensure_summaries(engine, fw, unit_names, years, region)
 
     agg = Aggregates(side=side)
     with engine.connect() as conn:
-        places = _places(conn, _filters(unit_names, years, region))
+        places = summaries.places(conn, summaries.selection_filters(unit_names, years, region))
         agg.unit_info = {name: info for name, *info in conn.execute(
-            sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region)
-            .where(unit_table.c.name.in_(sorted({u for u, _y in places.values()}))))}
+            summaries.unit_info_query(sorted({u for u, _y in places.values()})))}
         selection = None if (unit_names, years, region) == (None, None, None) else sorted(places)
-        _load_summaries(conn, agg, places, selection, side, with_steps)
+        summaries.load_summaries(conn, agg, places, selection, side, with_steps)
     agg.__dict__["_places"] = places  # for compare(): the step levels of one year
     return agg
-
-
-def _places(conn: sa.Connection, where: list) -> dict[int, tuple[str, int]]:
-    """{assessment id: (unit name, year)} of the selected assessments."""
-    return {aid: (name, year) for aid, name, year in conn.execute(
-        sa.select(assessments.c.id, unit_table.c.name, assessments.c.year)
-        .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id))
-        .where(*where)).all()}
-
-
-def _summary_rows(conn: sa.Connection, columns: Sequence, selection: Sequence[int] | None,
-                  side: str | None) -> list:
-    """Summary rows of one side (or 'all'), of the selected assessments (None: every one)."""
-    query = sa.select(summary.c.assessment_id, *columns).where(summary.c.side == (side or ALL))
-    if selection is None:
-        return conn.execute(query).all()
-    rows = []
-    for start in range(0, len(selection), 5000):
-        rows += conn.execute(query.where(summary.c.assessment_id.in_(selection[start:start + 5000]))).all()
-    return rows
-
-
-def _load_summaries(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
-                    selection: Sequence[int] | None, side: str | None, with_steps: bool) -> None:
-    loads = json.loads
-    for aid, n, text in _summary_rows(conn, [summary.c.respondents, summary.c.principles], selection, side):
-        place = places.get(aid)
-        if place is None:
-            continue
-        key = (place[0], place[1], side)
-        sums = loads(text)
-        if key not in agg.respondents:
-            agg.respondents[key] = n
-            agg.principles[key] = sums
-            continue
-        agg.respondents[key] += n  # several cases of one unit and year: pooled
-        pooled = agg.principles[key]
-        for pid, (a, v, d) in sums.items():
-            acc = pooled.setdefault(pid, [0, 0, 0])
-            acc[0] += a
-            acc[1] += v
-            acc[2] += d
-    if with_steps:
-        _load_steps(conn, agg, places, selection, side)
-
-
-def _load_steps(conn: sa.Connection, agg: Aggregates, places: dict[int, tuple[str, int]],
-                selection: Sequence[int] | None, side: str | None) -> None:
-    for aid, text in _summary_rows(conn, [summary.c.steps], selection, side):
-        place = places.get(aid)
-        if place is None:
-            continue
-        merged = agg.steps.setdefault((place[0], place[1], side), {})
-        for step_id, counts in json.loads(text).items():
-            target = merged.setdefault(step_id, {})
-            for level, n in counts.items():
-                target[level] = target.get(level, 0) + n
-
-
-def _ensure_summaries(engine: sa.Engine, fw: Framework, unit_names: Sequence[str] | None,
-                      years: Sequence[int] | None, region: str | None) -> None:
-    """Make the selected summaries current, checking each assessment only when the data may
-    have changed since every summary was last known to be current."""
-    # The signature is taken BEFORE the check: a write landing during the check changes the
-    # data after it, so the stored marker will not match it and the next load checks again.
-    signature, summed, busy = _signature(engine)
-    fw_hash = framework_hash(fw)
-    memo_key = (str(engine.url), fw_hash)
-    name = f"fresh:{fw_hash}"
-    if not busy:
-        with _state_lock:
-            known = _known_fresh.get(memo_key)
-        if known is None:
-            with engine.connect() as conn:
-                stored = conn.execute(sa.select(summary_marker.c.value)
-                                      .where(summary_marker.c.name == name)).scalar()
-            known = tuple(json.loads(stored)) if stored else None
-        if known == (signature, summed):
-            with _state_lock:
-                _known_fresh[memo_key] = known
-            return
-    everything = (unit_names, years, region) == (None, None, None)
-    refresh_summaries(engine, fw, None if everything else unit_names, years, region)
-    if everything and not busy:
-        with engine.connect() as conn:
-            summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar() or 0
-        with dbmod.writer(engine).begin() as conn:
-            conn.execute(summary_marker.delete().where(summary_marker.c.name == name))
-            conn.execute(summary_marker.insert().values(name=name, value=json.dumps([signature, summed])))
-        with _state_lock:
-            _known_fresh[memo_key] = (signature, summed)
-
-
-def clear_cache(db: Any = None) -> None:
-    """Forget in this process which summaries are known to be current; with `db`, also drop
-    the marker in that database, so the next load checks every assessment."""
-    with _state_lock:
-        _known_fresh.clear()
-    if db is not None:
-        with dbmod.writer(engine_of(db)).begin() as conn:
-            conn.execute(summary_marker.delete())
 
 
 # --- everything a comparison page needs ------------------------------------------------------
@@ -760,7 +402,7 @@ def compare(db: Any, fw: Framework, units: Sequence[str] | None = None, years: S
     if latest is not None:
         places = {aid: place for aid, place in agg.__dict__["_places"].items() if place[1] == latest}
         with engine_of(db).connect() as conn:
-            _load_steps(conn, agg, places, sorted(places), side)
+            summaries.load_steps(conn, agg, places, sorted(places), side)
     with _no_cyclic_gc():
         return comparison_from(fw, agg, side)
 
@@ -812,3 +454,11 @@ def comparison_table(fw: Framework, comparison: Comparison, lang: str,
             row += [getattr(band, attr) if band else None, None]
         rows.append(row)
     return header, rows
+
+
+# The database side, for the pages and the report (they use compare.* only).
+data_version = summaries.data_version
+unit_info = summaries.unit_info
+refresh_summaries = summaries.refresh_summaries
+clear_cache = summaries.clear_cache
+SUMMARY_TABLES = summaries.SUMMARY_TABLES

@@ -164,7 +164,8 @@ def level_heatmap_across(fw: Framework, cells, lang: str, extensions: Sequence[s
     colours = [NONE_COLOUR, *LEVEL_COLOURS[:len(domain) - 1]]
     units = sorted({r["unit"] for r in rows})
     steps = [s.name(lang) for s in fw.steps]
-    data = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["unit", "step", "level", "rank", "answered", "distribution"])
+    data = pd.DataFrame(rows) if rows else pd.DataFrame(
+        columns=["unit", "step", "level", "rank", "answered", "distribution"])
     base = alt.Chart(data).encode(
         x=alt.X("step:N", sort=steps, title=None, axis=alt.Axis(labelAngle=-30, labelLimit=140)),
         y=alt.Y("unit:N", sort=units, title=None, axis=alt.Axis(labelLimit=260)),

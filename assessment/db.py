@@ -89,7 +89,11 @@ def normalize_url(url: str | URL) -> URL:
     if backend == "sqlite":
         if driver not in ("", "pysqlite"):
             raise _bad_url(text, f"driver '{driver}' is not supported; use sqlite:///path/to/file.db")
-        return parsed.set(drivername="sqlite")
+        parsed = parsed.set(drivername="sqlite")
+        if not _is_memory(parsed) and "uri" not in parsed.query:
+            # Absolute: one engine per file, whatever the working directory.
+            parsed = parsed.set(database=str(Path(parsed.database).expanduser().resolve()))
+        return parsed
     raise _bad_url(text, f"unsupported database '{backend}'; use sqlite:/// or postgresql://")
 
 
@@ -105,7 +109,7 @@ def _sqlite_engine(url: URL, raw: str) -> Engine:
         engine = sa.create_engine(url, poolclass=StaticPool,
                                   connect_args={"check_same_thread": False})
     else:
-        path = Path(url.database).expanduser()
+        path = Path(url.database)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -137,10 +141,15 @@ def _sqlite_engine(url: URL, raw: str) -> Engine:
     return engine
 
 
+def _as_text(url: str | URL | None) -> str:
+    if url is None:
+        return database_url()
+    return url if isinstance(url, str) else url.render_as_string(hide_password=False)
+
+
 def make_engine(url: str | URL | None = None) -> Engine:
     """A new engine for `url` (default: database_url()). Bad URLs raise one ValueError."""
-    raw = url if isinstance(url, str) else (database_url() if url is None
-                                            else url.render_as_string(hide_password=False))
+    raw = _as_text(url)
     parsed = normalize_url(raw)
     if parsed.drivername == "sqlite":
         return _sqlite_engine(parsed, raw)
@@ -163,8 +172,7 @@ _lock = threading.Lock()
 
 def get_engine(url: str | URL | None = None) -> Engine:
     """The process-wide engine for `url`, created once (Streamlit reruns scripts often)."""
-    raw = url if isinstance(url, str) else (database_url() if url is None
-                                            else url.render_as_string(hide_password=False))
+    raw = _as_text(url)
     key = normalize_url(raw).render_as_string(hide_password=False)
     with _lock:
         engine = _engines.get(key)

@@ -274,4 +274,4 @@ def progress_over_years(db: Any, fw: Framework, agreement: Agreement,
 
 # The comparison's summary tables belong to the same (regional) area; importing the module
 # puts them on db.metadata, since init_db imports this module (db.TABLE_MODULES).
-from . import compare as _compare_tables  # noqa: E402,F401
+from . import summaries as _summary_tables  # noqa: E402,F401

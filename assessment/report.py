@@ -78,7 +78,8 @@ def collect_report(store: Any, fw: Framework, unit: str, year: int, today: date 
     infos = store.list_assessments(unit=unit)
     if not infos:
         known = sorted({a.unit for a in store.list_assessments()})
-        hint = f" (units with assessments: {', '.join(known)})" if known else " (the database has no assessments)"
+        shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        hint = f" (units with assessments: {shown})" if known else " (the database has no assessments)"
         raise LookupError(f"no assessment for unit '{unit}'{hint}")
     responses = store.responses_where(units=[unit])
     by_year: dict[int, list[Response]] = {}
@@ -270,8 +271,8 @@ def _followup_blocks(section: FollowupSection, fw: Framework, lang: str) -> list
         return blocks + [Paragraph(t("reg.report.no_followup", lang, year=section.year))]
     blocks.append(Paragraph(t("reg.report.followup_intro", lang, recorded=section.recorded,
                               total=section.overall.total, year=section.year)))
-    header = ["", t("regional.status.done", lang), t("regional.status.under_way", lang), t("regional.status.not_started", lang),
-              t("regional.status.not_applicable", lang), t("reg.col.progress", lang)]
+    header = ["", *(t(f"regional.status.{s}", lang) for s in ("done", "under_way", "not_started", "not_applicable")),
+              t("reg.col.progress", lang)]
     widths = (3.0, 1.4, 1.2, 1.4, 1.4, 1.4)
     party_rows = _progress_rows([section.overall], lambda _g: t("reg.report.all_commitments", lang), lang)
     party_rows += _progress_rows(section.by_party, lambda g: agreement.party_name(g, lang), lang)
@@ -310,13 +311,15 @@ def _previous_year_blocks(data: ReportData, fw: Framework, lang: str) -> list[Bl
 # --- HTML ------------------------------------------------------------------------------------
 
 _CSS = """
-body{font-family:"DejaVu Sans",Arial,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
-h1{font-size:1.7rem;margin-bottom:.2rem}h2{font-size:1.25rem;border-bottom:2px solid #0072B2;padding-bottom:.2rem;margin-top:2rem}
+body{font-family:"DejaVu Sans",Arial,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222;
+line-height:1.45}h1{font-size:1.7rem;margin-bottom:.2rem}
+h2{font-size:1.25rem;border-bottom:2px solid #0072B2;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.8rem 0;font-size:.92rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef3f8}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1rem 0;text-align:center}figure svg{max-width:100%;height:auto}.small{color:#666;font-size:.85rem}
-@page{size:A4;margin:15mm}@media print{body{margin:0;max-width:none}h2{break-after:avoid}figure,table{break-inside:avoid}}
+figure{margin:1rem 0;text-align:center}figure svg{max-width:100%;height:auto}
+.small{color:#666;font-size:.85rem}@page{size:A4;margin:15mm}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}figure,table{break-inside:avoid}}
 """
 
 
@@ -428,7 +431,7 @@ def render_pdf(blocks: Sequence[Block], lang: str, title: str, footer: str) -> b
                         cells.cell(cell)
             pdf.ln(3)
         elif isinstance(block, Figure):
-            png = chart_png(block.chart, lang, scale=2.5)
+            png = chart_png(block.chart, lang, scale=2.0)  # about 240 dpi at the printed width
             px_w, px_h = png_size(png)
             w = min(block.width_mm, width)
             h = w * px_h / px_w

@@ -18,6 +18,8 @@ from .i18n import t
 from .workshop import GROUPS, VOTE_VALUES, Counts, Tally
 
 VOTE_ICONS = {"agree": "✅", "disagree": "❌", "pass": "➖"}
+# Inside a coloured bar segment: plain glyphs in white keep their contrast (a red ❌ on vermillion does not).
+VOTE_GLYPHS = {"agree": "✓", "disagree": "✗", "pass": "–"}
 # Okabe-Ito bluish green and vermillion stand in for the green and red cards; passes are grey.
 VOTE_COLOURS = {"agree": PALETTE[2], "disagree": PALETTE[5], "pass": BAND_COLOUR}
 TEXT_ON = {"agree": "#ffffff", "disagree": "#ffffff", "pass": "#111111"}
@@ -96,7 +98,7 @@ def tally_bar_html(counts: Counts, group: str, lang: str, big: bool = False) -> 
         n, share = counts.get(value), counts.share(value)
         if not n:
             continue
-        inside = f"{VOTE_ICONS[value]} {n}" if share and share >= 12 else ""
+        inside = f"{VOTE_GLYPHS[value]} {n}" if share and share >= 12 else ""
         segments.append(
             f'<div class="ws-seg ws-seg-{value}" style="width:{share}%;background:{VOTE_COLOURS[value]};'
             f'color:{TEXT_ON[value]}" title="{html.escape(vote_label(value, lang))}: {n}">{inside}</div>')
@@ -151,7 +153,7 @@ def tally_frame(tally: Tally, lang: str) -> pd.DataFrame:
             rows.append({"group": group, "group_label": group_label, "vote": value,
                          "vote_label": vote_label(value, lang), "count": n, "share": round(share, 1),
                          "start": start, "end": start + share, "mid": start + share / 2,
-                         "text": f"{VOTE_ICONS[value]} {n} ({share:.0f} %)" if share >= 14 else
+                         "text": f"{VOTE_GLYPHS[value]} {n} ({share:.0f} %)" if share >= 14 else
                                  (f"{n}" if share >= 5 else "")})
             start += share
     return pd.DataFrame(rows)
@@ -180,5 +182,7 @@ def tally_chart(tally: Tally, lang: str, width: int = 560) -> alt.LayerChart:
         color=alt.Color("vote:N", scale=alt.Scale(domain=list(VOTE_VALUES),
                                                   range=[TEXT_ON[v] for v in VOTE_VALUES]), legend=None))
     # Independent colour scales: the text colour (white or black) must not join the vote legend.
+    # autosize "pad": Streamlit fits legend and axis titles inside `height` otherwise, squashing the bars.
     return (alt.layer(bars, text).resolve_scale(color="independent")
-            .properties(width=width, height=36 * len(GROUPS)).configure_view(stroke=None))
+            .properties(width=width, height=36 * len(GROUPS), autosize=alt.AutoSizeParams(type="pad"))
+            .configure_view(stroke=None))

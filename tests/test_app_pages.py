@@ -248,9 +248,10 @@ def test_results_page_draws_radar_heatmaps_advice_and_gaps(store, framework):
     first_step_next = framework.active_levels()[2].name.sv  # median reach is level 2 -> next is level 3
     assert first_step_next in text
     # The gap table lists statements where the sides differ (4/3 against 1).
-    gaps = at.dataframe[-1].value
+    gaps = at.table[-1].value  # statements first (in an expander), then the gaps
     assert len(gaps) > 0
-    assert abs(gaps.iloc[0][t("results.col.difference", "sv")]) > 0
+    assert gaps.iloc[0][t("results.col.kind", "sv")] == t("results.gap.statement", "sv")
+    assert abs(float(gaps.iloc[0][t("results.col.difference", "sv")])) > 0
     assert len(at.get("download_button")) == 6
 
 
@@ -284,3 +285,40 @@ def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(store, frame
     at.session_state[f"q:{token}:level:{step.id}"] = framework.active_levels()[0].id
     at.run()  # that step was never drawn in this session: no widget of the user's, nothing saved
     assert store.get_response(token).response.steps == {}
+
+
+def test_every_text_of_these_pages_exists_in_both_languages():
+    import re
+
+    import yaml
+
+    from assessment.i18n import STRINGS_DIR
+
+    strings = yaml.safe_load((STRINGS_DIR / "core.yaml").read_text(encoding="utf-8"))
+    views = Path(APP).parent / "views"
+    source = "".join((views / name).read_text(encoding="utf-8")
+                     for name in ("home.py", "questionnaire.py", "results.py", "results_content.py", "common.py"))
+    used = set(re.findall(r"\bt\(\s*\"([a-z_]+\.[a-z_.]+)\"", source))
+    assert len(used) > 50
+    for key in sorted(used):
+        assert key.split(".")[0] in ("home", "q", "results", "common"), key
+        assert key in strings, f"{key} is used but not in core.yaml"
+        assert strings[key]["sv"].strip() and strings[key]["en"].strip(), key
+    for key, texts in strings.items():
+        # Same placeholders in both languages, or one of them would fail to format.
+        assert set(re.findall(r"\{(\w+)\}", texts["sv"])) == set(re.findall(r"\{(\w+)\}", texts["en"])), key
+
+
+def test_mobilisation_switched_on_at_start_is_offered_as_a_level(store, framework):
+    optional = framework.optional_levels
+    if not optional:
+        pytest.skip("the matrix has no optional level")
+    store.ensure_unit("Mobby")
+    at = open_page("views/home.py")
+    at.checkbox(key=f"start_ext_{optional[0].id}").check()
+    fill_start_form(at, "Mobby", "public")
+    token = at.query_params["r"]
+    token = token[0] if isinstance(token, list) else token
+    assert store.get_response(token).assessment.extensions == (optional[0].id,)
+    level_radio = at.radio(key=f"q:{token}:level:{framework.steps[0].id}")
+    assert level_radio.options[-1] == optional[0].name.sv  # offered, as the top rung

@@ -17,6 +17,7 @@ from assessment.decks import get_deck
 from assessment.i18n import t
 from assessment.workshop import GROUPS, VOTE_VALUES
 from assessment.workshop_views_support import vote_label
+from test_qr import decode_png  # the small QR decoder of tests/test_qr.py
 
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 60_000  # generous: CI machines may be busy; this is a wait, not a speed check
@@ -101,6 +102,10 @@ def test_phones_vote_and_the_presenter_screen_follows(streamlit_server, browser,
         # The join screen shows the address phones should open, built from the Host header.
         join_link = presenter.locator(".ws-join-url-big").inner_text().strip()
         assert join_link == f"{base}/join?code={code}"
+        # ...and the big QR code on that screen carries exactly that address.
+        qr_src = presenter.locator("[data-testid='stImage'] img").first.get_attribute("src")
+        qr_png = presenter.request.get(qr_src if qr_src.startswith("http") else f"{base}{qr_src}").body()
+        assert decode_png(qr_png) == join_link
         presenter.get_by_role("button", name=t("ws.ctl.open", L)).click()
         presenter.get_by_role("button", name=t("ws.ctl.close", L)).wait_for()
 

@@ -162,3 +162,15 @@ def test_level_heatmap_spec_uses_framework_texts(framework):
         assert step.name.en in text
     for level in framework.active_levels():
         assert level.name.en in text
+
+
+def test_charts_render_to_png_and_svg(framework):
+    """The specs are valid for a real Vega renderer (the results page's image downloads)."""
+    import vl_convert as vlc
+
+    radar = charts.radar_chart(framework, {"A": scores_for(framework, {p.id: 60.0 for p in framework.principles})},
+                               "sv", band={p.id: (40.0, 50.0, 70.0) for p in framework.principles})
+    png = vlc.vegalite_to_png(radar.to_json())
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = vlc.vegalite_to_svg(charts.level_heatmap(framework, step_levels(framework, []), "en").to_json())
+    assert "<svg" in svg and framework.steps[0].name.en in svg

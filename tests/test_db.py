@@ -143,6 +143,8 @@ def test_engines_are_cached_per_url(tmp_path, monkeypatch):
     assert get_engine(url) is first
     assert get_engine(f"sqlite:///{tmp_path / 'b.db'}") is not first
     assert get_engine("postgres://u@h/db") is get_engine("postgresql+psycopg://u@h/db")
+    monkeypatch.chdir(tmp_path)
+    assert get_engine("sqlite:///a.db") is first  # relative paths are made absolute
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("ASSESSMENT_DB", str(tmp_path / "a.db"))
     assert get_engine() is first

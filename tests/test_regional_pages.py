@@ -57,8 +57,10 @@ def seed(store, fw, units: int = 2) -> list[str]:
     return names
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, lang: str = "sv") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if lang != "sv":
+        at.query_params["lang"] = lang
     at.run()
     at.switch_page(page)
     at.run()
@@ -91,10 +93,12 @@ def test_compare_page_on_an_empty_database_explains_what_to_do(db_path):
     assert t("reg.compare.empty", "sv") in texts(at)
 
 
-def test_every_comparison_view_renders(store, framework):
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_every_comparison_view_renders(store, framework, lang):
     seed(store, framework)
-    at = open_page("views/compare.py")
-    assert t("reg.compare.group", "sv", n=2, year=2026, side=t("regional.side.all", "sv").lower()) in texts(at)
+    at = open_page("views/compare.py", lang)
+    assert at.title[0].value == t("reg.compare.title", lang)
+    assert t("reg.compare.group", lang, n=2, year=2026, side=t("regional.side.all", lang).lower()) in texts(at)
     for view in ("profiles", "unit", "ranking", "steps", "trends", "report"):
         run(at.radio(key="cmp_view").set_value(view))
         if view != "report":
@@ -173,6 +177,14 @@ def test_report_for_a_year_without_answers_shows_an_error(store, framework):
 
 def status_key(agreement_id: str, year: int, commitment_id: str) -> str:
     return f"fu_status_{agreement_id}_{year}_{commitment_id}"
+
+
+@pytest.mark.parametrize("page", ["views/followup.py", "views/data.py"])
+def test_pages_speak_english(store, framework, page):
+    seed(store, framework)
+    at = open_page(page, "en")
+    title = {"views/followup.py": "reg.followup.title", "views/data.py": "reg.data.title"}[page]
+    assert at.title[0].value == t(title, "en")
 
 
 def test_followup_saves_status_and_note_as_given(store, framework):

@@ -24,8 +24,11 @@ def answer(fw, unit: str, year: int, side: str, rating: int, level: str) -> Resp
 
 @pytest.fixture
 def store(engine, framework):
-    """On SQLite and PostgreSQL. Åby: 2026 public rates 3 and civil society 1 (pooled 2 -> 50); 2025 all 1 (-> 25).
-    Bäcka (same region) 2026 all 4 (-> 100). Öby (another region) 2026 all 0."""
+    """On SQLite and PostgreSQL.
+
+    Åby: 2026 public rates 3 and civil society 1 (pooled 2 -> 50); 2025 all 1 (-> 25).
+    Bäcka (same region) 2026 all 4 (-> 100). Öby (another region) 2026 all 0.
+    """
     store = Store(engine, framework)
     store.ensure_unit(UNIT, region=REGION)
     store.ensure_unit(NEIGHBOUR, region=REGION)

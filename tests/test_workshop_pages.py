@@ -132,6 +132,21 @@ def test_create_workshop_gives_private_link_code_and_qr(store):
     assert len(at.get("image")) >= 1, "a QR code image is drawn"
 
 
+def test_pages_speak_english_when_chosen(store, workshop):
+    code, secret = workshop
+    at = AppTest.from_file(FACILITATE, default_timeout=TIMEOUT)
+    at.session_state["lang"] = "en"
+    at.query_params.update({"w": code, "s": secret})
+    at.run()
+    assert at.button(key="ws_open").label == t("ws.ctl.open", "en")
+    phone = AppTest.from_file(JOIN, default_timeout=TIMEOUT)
+    phone.session_state["lang"] = "en"
+    phone.query_params["code"] = code
+    phone.run()
+    assert phone.radio(key="ws_join_side").options == [t("workshop.side.public", "en"),
+                                                       t("workshop.side.civil_society", "en")]
+
+
 def test_create_without_a_name_is_refused_and_creates_nothing(store):
     at = facilitator_page()
     at.get("form_submit_button")[0].click().run()

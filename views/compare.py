@@ -205,7 +205,7 @@ else:  # the council report
                 made = {fmt: build_report(store, fw, report_unit, report_year, report_lang, fmt)
                         for fmt in ("pdf", "html")}
             st.session_state["report"] = (wanted, made)
-        except (LookupError, ValueError) as exc:
+        except (LookupError, ValueError, RuntimeError) as exc:  # RuntimeError: no Unicode font installed
             st.session_state.pop("report", None)
             st.error(t("reg.report.failed", L, reason=str(exc)))
     ready = st.session_state.get("report")

@@ -123,7 +123,8 @@ for i, text in enumerate(page["advice"]):
 # --- statements and gaps -----------------------------------------------------------------
 
 st.subheader(t("results.statements", L))
-table(page["statements"])
+with st.expander(t("results.statements.all", L, count=len(fw.statement_keys))):
+    table(page["statements"])
 
 st.subheader(t("results.gaps", L))
 if page["gaps"] is not None:

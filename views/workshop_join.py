@@ -170,10 +170,10 @@ def matrix_part(token: str, view) -> None:
     if error:
         st.error(error)
     options = [NO_LEVEL, *view.levels]
-    for step_id in view.steps:
+    for number, step_id in enumerate(view.steps, start=1):
         step = fw.step_by_id.get(step_id)
         saved = view.my_placements.get(step_id)
-        st.radio(step.name(L) if step else step_id, options, key=f"ws_place_{step_id}", format_func=level_name,
+        st.radio(f"{number}. {step.name(L) if step else step_id}", options, key=f"ws_place_{step_id}", format_func=level_name,
                  index=options.index(saved) if saved in options else None,
                  on_change=place, args=(token, step_id),
                  help=step.description(L) if step else None)
