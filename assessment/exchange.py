@@ -27,7 +27,7 @@ from . import db as dbmod
 from . import followup_store as fs
 from . import summaries
 from .agreements import Agreement
-from .exchange_parse import (BATCH, CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, AssessmentRecord,
+from .exchange_parse import (CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, AssessmentRecord,
                              ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord,
                              check_duplicates, iso, parse_import)
 from .framework import Framework
@@ -35,6 +35,8 @@ from .responses import DONT_KNOW, Response
 from .storage import assessments, comments, new_token, ratings, responses, step_answers
 from .storage import units as unit_table
 from .yamlsource import Problem, SourceError
+
+BATCH = 5000  # responses per insert batch
 
 
 # --- export --------------------------------------------------------------------------------------
@@ -379,15 +381,22 @@ def _insert_answers(conn: sa.Connection, items: Iterable[tuple[int, dict, dict, 
 
 
 def _executemany(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Plain DB-API executemany of tuples: millions of ratings without SQLAlchemy's per-row
-    parameter processing. JSON values are passed as JSON text (cast to jsonb on PostgreSQL)."""
-    pg = conn.dialect.name == "postgresql"
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    """Insert tuples without SQLAlchemy's per-row parameter processing: plain DB-API
+    executemany on SQLite, COPY on PostgreSQL (an order of magnitude faster than single
+    INSERTs for millions of ratings). JSON values come as JSON text."""
     quote = conn.dialect.identifier_preparer.quote
-    marks = [f"CAST({mark} AS jsonb)" if pg and isinstance(table.c[c].type, sa.JSON) else mark for c in columns]
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join(marks)})")
-    conn.exec_driver_sql(sql, rows)
+    names = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
 
 
 def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: ProblemList) -> tuple[int, int]:

@@ -35,7 +35,6 @@ CSV_COLUMNS = ("unit", "kind", "region", "year", "case", "assessment", "response
 ITEM_TYPES = ("assessment", "response", "step", "rating", "comment")
 LIST_SEP = "|"  # inside a CSV cell: extensions and tools
 MAX_PROBLEMS = 50
-BATCH = 5000
 
 
 # --- the neutral form both formats are read into ---------------------------------------------------

@@ -815,9 +815,8 @@ def _ratings_by_response(conn: Connection, per_response) -> dict[int, dict]:
     if conn.dialect.name == "postgresql":
         # Two arrays per response (psycopg parses them in C); NULL value means "don't know",
         # as the ratings' CHECK constraint guarantees.
-        rows = conn.execute(per_response(ratings, sa.func.array_agg(ratings.c.statement_key),
-                                         sa.func.array_agg(ratings.c.value))
-                            .group_by(ratings.c.response_id).order_by(ratings.c.response_id))
+        rows = conn.execute(per_response(ratings, _array_agg(ratings.c.statement_key), _array_agg(ratings.c.value))
+                            .group_by(ratings.c.response_id).order_by(ratings.c.response_id)).all()
         out = {}
         for rid, keys, values in rows:
             found = dict(zip(keys, values))
@@ -836,10 +835,10 @@ def _ratings_by_response(conn: Connection, per_response) -> dict[int, dict]:
 def _steps_by_response(conn: Connection, per_response) -> dict[int, dict[str, StepAnswer]]:
     """{response id: {step id: StepAnswer}}."""
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(per_response(step_answers, sa.func.array_agg(step_answers.c.step_id),
-                                         sa.func.array_agg(step_answers.c.level),
-                                         sa.func.array_agg(sa.cast(step_answers.c.tools, sa.Text)))
-                            .group_by(step_answers.c.response_id).order_by(step_answers.c.response_id))
+        rows = conn.execute(per_response(step_answers, _array_agg(step_answers.c.step_id),
+                                         _array_agg(step_answers.c.level),
+                                         _array_agg(sa.cast(step_answers.c.tools, sa.Text)))
+                            .group_by(step_answers.c.response_id).order_by(step_answers.c.response_id)).all()
         parsed: dict[str, list[str]] = {}  # tool lists repeat: parse each text once, copy it
         out = {}
         for rid, step_ids, levels, tool_texts in rows:
@@ -857,6 +856,11 @@ def _steps_by_response(conn: Connection, per_response) -> dict[int, dict[str, St
                             .group_by(step_answers.c.response_id))
     return {rid: {step_id: _step_answer(values) for step_id, values in answers.items()}
             for rid, answers in objects.items()}
+
+
+def _array_agg(column) -> sa.ColumnElement:
+    # Untyped: psycopg already returns Python lists; SQLAlchemy's ARRAY processing only costs.
+    return sa.func.array_agg(column, type_=sa.types.NullType())
 
 
 def _json_objects(conn: Connection, query: sa.Select) -> dict[int, dict]:
@@ -893,12 +897,15 @@ def _trusted_constructor(model: type, sample: dict[str, Any]):
     against model_construct: should pydantic build models differently, that is used instead.
     """
     fields = frozenset(model.model_fields)
+    # Shared by all instances: every field is set, so assigning one adds nothing to it;
+    # one set per instance cost ~200 bytes times a million step answers.
+    all_set = set(fields)
     new, set_attribute = model.__new__, object.__setattr__
 
     def construct(values: dict) -> Any:
         instance = new(model)
         set_attribute(instance, "__dict__", values)
-        set_attribute(instance, "__pydantic_fields_set__", set(fields))
+        set_attribute(instance, "__pydantic_fields_set__", all_set)
         set_attribute(instance, "__pydantic_extra__", None)
         set_attribute(instance, "__pydantic_private__", None)
         return instance

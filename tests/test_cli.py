@@ -25,7 +25,7 @@ def test_validate_ok(capsys):
 
 def test_validate_bad_matrix_exit_2_with_error_lines(tmp_path, capsys):
     data = yaml.safe_load(DEFAULT_MATRIX.read_text(encoding="utf-8"))
-    data["cells"][0]["level"] = "voting"
+    data["steps"][1]["name"]["sv"] = " "
     data["levels"][0]["name"].pop("en")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -33,7 +33,8 @@ def test_validate_bad_matrix_exit_2_with_error_lines(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2
     assert all(line.startswith("error: bad.yaml:") for line in err)
-    assert any("unknown level 'voting'" in line for line in err)
+    assert any("levels[0].name.en: required field is missing" in line for line in err)
+    assert any("steps[1].name.sv" in line for line in err)
 
 
 def test_validate_uses_environment_matrix(tmp_path, monkeypatch, capsys):

@@ -334,13 +334,16 @@ def test_many_problems_are_listed_together(filled, framework):
     assert ("assessments", 0, "year") in paths and ("units", 0, "kind") in paths
 
 
-def test_bulk_load_writes_what_a_store_reads_back(sqlite_engine, framework):
+def test_bulk_load_writes_what_a_store_reads_back(engine, framework):
+    sqlite_engine = engine  # both databases: SQLite executemany, PostgreSQL COPY
+    tool = framework.cell("agenda", "consultation").tools[0].id
     items = [Response(unit="Bulkby", year=2030, side="public", ratings={framework.statement_keys[0]: 2},
-                      steps={"agenda": StepAnswer(level="consultation", tools=[])}, comments={"general": "hej"}),
+                      steps={"agenda": StepAnswer(level="consultation", tools=[tool])},
+                      comments={"general": "hej; \"tab\"\there\nrad två"}),
              Response(unit="Bulkby", year=2030, side="civil_society", ratings={framework.statement_keys[1]: "dont_know"})]
     assert exchange.bulk_load(sqlite_engine, framework, items, unit_info={"Bulkby": ("region", "Län Z")}) == 2
     store = Store(sqlite_engine)
     back = store.responses_where(units=["Bulkby"])
-    assert [(r.side, r.ratings, {k: v.level for k, v in r.steps.items()}, r.comments) for r in back] == \
-        [(r.side, r.ratings, {k: v.level for k, v in r.steps.items()}, r.comments) for r in items]
+    assert [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in back] == \
+        [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in items]
     assert compare.unit_info(store)["Bulkby"] == ("region", "Län Z")

@@ -286,6 +286,12 @@ def test_matrix_round_placements_reach_the_heatmap(store, workshop, framework):
     assert not at.exception
     assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) >= 1
     assert t("ws.fac.matrix_placed", "sv", n=1, group=t("ws.group.overall", "sv")) in texts(at)
+    # Revealed: the phone lists the room's level per step.
+    result = t("ws.join.matrix_result", "sv", n=1, step=framework.steps[0].name("sv"), level="Dialog", answered=1)
+    assert result not in texts(phone)
+    store.reveal(code, secret)
+    phone.run()
+    assert result in texts(phone)
 
 
 def test_end_shows_summary_and_exports(store, workshop):

@@ -60,7 +60,7 @@ def join_section(assessment_token: str) -> None:
 
 def start_section() -> None:
     st.markdown(t("home.start.help", L))
-    units = [u.name if hasattr(u, "name") else str(u) for u in store.list_units()]
+    units = [unit.name for unit in store.list_units()]
     with st.form("start"):
         unit = st.selectbox(t("home.unit", L), sorted(units), index=None, accept_new_options=True,
                             placeholder=t("home.unit.placeholder", L), key="start_unit")

@@ -20,8 +20,7 @@ from assessment.i18n import LANGUAGE_NAMES, t
 from assessment.qr import qr_png, qr_svg
 from assessment.workshop import GROUPS, ORDERS
 from assessment.workshop_store import normalize_code
-from assessment.workshop_views_support import (facilitator_url, join_url, spaced_code, tally_chart, tally_html,
-                                               vote_label)
+from assessment.workshop_views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
 from assessment.yamlsource import SourceError
 from views.common import framework, lang, token_from
 from views.workshop_common import RECOVERABLE, base_url, error_text, get_workshop_store, inject_css

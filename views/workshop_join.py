@@ -12,7 +12,6 @@ import html
 
 import streamlit as st
 
-from assessment import charts
 from assessment.i18n import t
 from assessment.responses import NO_LEVEL
 from assessment.workshop import ROLES, SIDES, VOTE_VALUES
@@ -180,10 +179,13 @@ def matrix_part(token: str, view) -> None:
         if saved:
             st.caption(t("ws.join.placed", L, level=level_name(saved)))
     if view.revealed and view.matrix:
+        # A text list rather than the heatmap: its level columns do not fit 390 px.
         st.markdown(f"**{t('ws.join.results', L)}**")
-        st.altair_chart(charts.level_heatmap(fw, view.matrix["overall"], L,
-                                             [lv for lv in view.levels if fw.level_by_id.get(lv)
-                                              and fw.level_by_id[lv].optional]), width="stretch")
+        lines = [t("ws.join.matrix_result", L, n=number, step=fw.step_by_id[item.step_id].name(L)
+                   if item.step_id in fw.step_by_id else item.step_id,
+                   level=level_name(item.level_id), answered=item.answered)
+                 for number, item in enumerate(view.matrix["overall"], start=1)]
+        st.markdown("\n".join(lines))  # "1. …" lines: a numbered list
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
