@@ -107,16 +107,30 @@ def _aware(value: Any) -> datetime | None:
 
 
 def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, datetime | None]]:
-    """Per assessment: 'count:id sum:last update' of its responses, and that last update."""
-    query = (sa.select(assessments.c.id, sa.func.count(responses.c.id), sa.func.sum(responses.c.id),
-                       sa.func.max(responses.c.updated_at))
-             .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
-                          .outerjoin(responses, responses.c.assessment_id == assessments.c.id))
-             .where(*where).group_by(assessments.c.id))
-    out = {}
-    for aid, count, id_sum, last in conn.execute(query):
-        last = _aware(last)
-        out[aid] = (f"{count}:{id_sum or 0}:{last.isoformat() if last else '-'}", last)
+    """Per selected assessment: 'count:id sum:last update' of its responses, and that last update.
+
+    Read from the (assessment_id, updated_at) index alone; the update time is taken as the
+    driver gives it (no per-row parsing): text on SQLite, a datetime on PostgreSQL.
+    """
+    if where:
+        chosen = sa.select(assessments.c.id).select_from(
+            assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where)
+        ids = list(conn.execute(chosen).scalars())
+    else:
+        ids = list(conn.execute(sa.select(assessments.c.id)).scalars())
+    last_update = sa.type_coerce(sa.func.max(responses.c.updated_at), sa.String)
+    query = sa.select(responses.c.assessment_id, sa.func.count(), sa.func.sum(responses.c.id), last_update) \
+        .group_by(responses.c.assessment_id)
+    out = {aid: ("0:0:-", None) for aid in ids}
+    rows = []
+    if where:
+        for start in range(0, len(ids), 5000):
+            rows += conn.execute(query.where(responses.c.assessment_id.in_(ids[start:start + 5000]))).all()
+    else:
+        rows = conn.execute(query).all()
+    for aid, count, id_sum, last in rows:
+        if aid in out:
+            out[aid] = (f"{count}:{id_sum}:{last}", last if isinstance(last, datetime) else None)
     return out
 
 
@@ -137,12 +151,14 @@ def _ensure_index(engine: sa.Engine) -> None:
 
 def refresh_summaries(db: Any, fw: Framework, units: Sequence[str] | None = None,
                       years: Sequence[int] | None = None, region: str | None = None,
-                      force: bool = False) -> int:
-    """Bring the summary rows of the selected assessments (unit names, years, region) up to
-    date; returns how many were re-summed."""
+                      force: bool = False, assessment_ids: Sequence[int] | None = None) -> int:
+    """Bring the summary rows of the selected assessments (unit names, years, region, or ids)
+    up to date; returns how many were re-summed."""
     engine = engine_of(db)
     fw_hash = framework_hash(fw)
     where = selection_filters(units, years, region)
+    if assessment_ids is not None:
+        where.append(assessments.c.id.in_(list(assessment_ids)))
     with engine.connect() as conn:
         stored = {r.assessment_id: (r.fingerprint, r.framework, r.settled)
                   for r in conn.execute(sa.select(summary_state).select_from(
@@ -227,14 +243,16 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
              "steps": json.dumps(step_counts.get((a, s), {}), separators=(",", ":"))}
             for (a, s), n in side_counts.items()]
     states = [{"assessment_id": a, "fingerprint": fp, "framework": fw_hash,
-               "settled": serialised or last is None or last < now - SETTLE} for a, (fp, last) in prints.items()]
+               "settled": serialised or last is None or _aware(last) < now - SETTLE}
+              for a, (fp, last) in prints.items()]
     for table, values in ((summary, rows), (summary_state, states)):
         if values:
             conn.execute(table.insert(), values)
 
 
-def _signature(engine: sa.Engine) -> tuple[str, int, bool]:
-    """(what the data looks like, how many assessments are summed, whether answers are coming in).
+def _signature(engine: sa.Engine) -> tuple[str, int, bool, tuple]:
+    """(what the data looks like, how many assessments are summed, whether answers are coming
+    in, (responses, top response id, latest update as stored)).
 
     Each part is an index lookup or a count: about a millisecond even with 100 000 responses.
     A changed answer bumps the latest update time (every Store save does); a new response the
@@ -243,7 +261,7 @@ def _signature(engine: sa.Engine) -> tuple[str, int, bool]:
     count, top = sa.func.count, sa.func.max
     _ensure_index(engine)
     query = sa.select(*(sa.select(x).scalar_subquery() for x in (
-        count(responses.c.id), top(responses.c.id), top(responses.c.updated_at),
+        count(responses.c.id), top(responses.c.id), sa.type_coerce(top(responses.c.updated_at), sa.String),
         count(assessments.c.id), top(assessments.c.id))),
         sa.select(count()).select_from(summary_state).scalar_subquery())
     with engine.connect() as conn:
@@ -251,12 +269,32 @@ def _signature(engine: sa.Engine) -> tuple[str, int, bool]:
         unit_rows = conn.execute(sa.select(unit_table.c.id, unit_table.c.name, unit_table.c.kind,
                                            unit_table.c.region).order_by(unit_table.c.id)).all()
     last = _aware(r[2])
+    stored_last = r[2].isoformat() if isinstance(r[2], datetime) else r[2]  # as the database compares it
     signature = json.dumps([int(r[0]), int(r[1] or 0), last.isoformat() if last else None, int(r[3]),
                             int(r[4] or 0), hashlib.sha1(repr([tuple(u) for u in unit_rows]).encode()).hexdigest()])
     # PostgreSQL: while answers are coming in, a slower transaction may still commit an older
     # update time, so recent data is never taken as known.
     busy = engine.dialect.name != "sqlite" and last is not None and last > dbmod.utcnow() - SETTLE
-    return signature, int(r[5] or 0), busy
+    return signature, int(r[5] or 0), busy, (int(r[0]), int(r[1] or 0), stored_last)
+
+
+def _touched_since(conn: sa.Connection, position: Sequence) -> list[int] | None:
+    """Assessments with responses added or updated since `position` (from _signature); None
+    when responses were deleted too (then every assessment has to be checked)."""
+    count, top_id, last = position
+    added = conn.execute(sa.select(sa.func.count()).where(responses.c.id > top_id)).scalar()
+    if conn.execute(sa.select(sa.func.count(responses.c.id))).scalar() != count + added:
+        return None
+    touched = set(conn.execute(sa.select(responses.c.assessment_id).where(responses.c.id > top_id)).scalars())
+    if last is not None:
+        # ">=": a save in the same microsecond as the last one known is checked again, not missed.
+        # (Two queries, not one with OR: each uses its index, the id range or ix_responses_updated.)
+        if conn.dialect.name == "sqlite":
+            later = sa.type_coerce(responses.c.updated_at, sa.String) >= last
+        else:
+            later = responses.c.updated_at >= datetime.fromisoformat(last)
+        touched.update(conn.execute(sa.select(responses.c.assessment_id).where(later)).scalars())
+    return sorted(touched)
 
 
 def data_version(db: Any) -> tuple:
@@ -267,7 +305,7 @@ def data_version(db: Any) -> tuple:
     update times come back: SQLite reuses ids, imports keep update times), and on PostgreSQL
     it changes on every call for a few seconds after the latest answer."""
     engine = engine_of(db)
-    signature, summed, busy = _signature(engine)
+    signature, summed, busy, _position = _signature(engine)
     return (str(engine.url), signature, summed, dbmod.utcnow().timestamp() if busy else None)
 
 
@@ -343,15 +381,17 @@ def load_steps(conn: sa.Connection, agg: Any, places: dict[int, tuple[str, int]]
 
 
 def ensure_summaries(engine: sa.Engine, fw: Framework, unit_names: Sequence[str] | None,
-                      years: Sequence[int] | None, region: str | None) -> None:
-    """Make the selected summaries current, checking each assessment only when the data may
-    have changed since every summary was last known to be current."""
-    # The signature is taken BEFORE the check: a write landing during the check changes the
-    # data after it, so the stored marker will not match it and the next load checks again.
-    signature, summed, busy = _signature(engine)
+                     years: Sequence[int] | None, region: str | None) -> None:
+    """Make the selected summaries current, checking as little as the data allows: nothing
+    while it is as it was when every summary was last known current; only the assessments
+    with new or updated responses after additions and edits; every selected one otherwise."""
+    # The signature is taken BEFORE any check: a write landing during the check changes the
+    # data after it, so the marker written below will not match it and the next load checks again.
+    signature, summed, busy, position = _signature(engine)
     fw_hash = framework_hash(fw)
     memo_key = (str(engine.url), fw_hash)
     name = f"fresh:{fw_hash}"
+    known = None
     if not busy:
         with _state_lock:
             known = _known_fresh.get(memo_key)
@@ -360,20 +400,33 @@ def ensure_summaries(engine: sa.Engine, fw: Framework, unit_names: Sequence[str]
                 stored = conn.execute(sa.select(summary_marker.c.value)
                                       .where(summary_marker.c.name == name)).scalar()
             known = tuple(json.loads(stored)) if stored else None
-        if known == (signature, summed):
+        if known is not None and tuple(known[:2]) == (signature, summed):
             with _state_lock:
                 _known_fresh[memo_key] = known
+            return
+    if known is not None and known[1] == summed:
+        with engine.connect() as conn:
+            touched = _touched_since(conn, known[2])
+        if touched is not None and len(touched) <= 5000:
+            if touched:
+                refresh_summaries(engine, fw, assessment_ids=touched)
+            _mark_current(engine, name, memo_key, signature, position)
             return
     everything = (unit_names, years, region) == (None, None, None)
     refresh_summaries(engine, fw, None if everything else unit_names, years, region)
     if everything and not busy:
-        with engine.connect() as conn:
-            summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar() or 0
-        with dbmod.writer(engine).begin() as conn:
-            conn.execute(summary_marker.delete().where(summary_marker.c.name == name))
-            conn.execute(summary_marker.insert().values(name=name, value=json.dumps([signature, summed])))
-        with _state_lock:
-            _known_fresh[memo_key] = (signature, summed)
+        _mark_current(engine, name, memo_key, signature, position)
+
+
+def _mark_current(engine: sa.Engine, name: str, memo_key: tuple, signature: str, position: tuple) -> None:
+    with engine.connect() as conn:
+        summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar() or 0
+    value = (signature, summed, list(position))
+    with dbmod.writer(engine).begin() as conn:
+        conn.execute(summary_marker.delete().where(summary_marker.c.name == name))
+        conn.execute(summary_marker.insert().values(name=name, value=json.dumps(value)))
+    with _state_lock:
+        _known_fresh[memo_key] = value
 
 
 def clear_cache(db: Any = None) -> None:

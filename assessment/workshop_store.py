@@ -37,6 +37,8 @@ from .workshop import (GROUPS, PHASES, ROLES, SIDES, VOTE_VALUES, Tally, matrix_
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I/1, O/0: read off a cinema screen
 CODE_LENGTH = 6
 LANGS = ("sv", "en")
+# A card's stored state as participants see it: 'new' means the facilitator has not opened it yet.
+PARTICIPANT_CARD_STATUS = {"new": "pending", "open": "open", "closed": "closed"}
 
 # --- tables ------------------------------------------------------------------------------------
 
@@ -193,7 +195,9 @@ class ParticipantView:
     card_index: int
     card_count: int
     card: Card | None  # the card on screen (statements phase)
-    card_open: bool
+    # 'pending' (not opened yet) | 'open' | 'closed'; None without a card (matrix round, ended).
+    # Phones say "wait for the facilitator" before a card opens and "voting closed" after.
+    card_status: str | None
     revealed: bool
     tally: Tally | None  # the current card's tally, only when revealed
     matrix: dict[str, list[StepLevel]] | None  # only when revealed in the matrix phase
@@ -201,6 +205,14 @@ class ParticipantView:
     levels: list[str]
     my_vote: str | None = None
     my_placements: dict[str, str] = field(default_factory=dict)
+    # The asking participant's own side and role (None without a token, role None if not given):
+    # after a reload the phone can still say whom it votes for. Never anyone else's.
+    my_side: str | None = None
+    my_role: str | None = None
+
+    @property
+    def card_open(self) -> bool:
+        return self.card_status == "open"
 
 
 @dataclass(frozen=True)
@@ -327,7 +339,7 @@ class WorkshopStore:
     def _participant(self, conn: Connection, token: str):
         row = conn.execute(
             sa.select(workshop_participants.c.id, workshop_participants.c.workshop_id,
-                      workshop_participants.c.side)
+                      workshop_participants.c.side, workshop_participants.c.role)
             .where(workshop_participants.c.token_hash == _hash(token or ""))).first()
         if row is None:
             raise UnknownParticipant()
@@ -588,25 +600,37 @@ class WorkshopStore:
             return dict(conn.execute(sa.select(workshop_placements.c.step_id, workshop_placements.c.level_id)
                                      .where(workshop_placements.c.participant_id == person.id)).all())
 
-    def state(self, code: str, participant_token: str | None = None) -> ParticipantView:
-        """What a participant's phone shows: results only once the facilitator reveals them."""
+    def state(self, code: str | None, participant_token: str | None = None) -> ParticipantView:
+        """What a participant's phone shows: results only once the facilitator reveals them.
+
+        With a token and no code, the workshop is the token's own (looked up by its hash),
+        so a link with only ``?p=`` still works. With both, they must belong together.
+        """
         with self._read() as conn:
-            row = self._workshop_row(conn, code)
+            person = None
+            if code or not participant_token:
+                row = self._workshop_row(conn, code or "")
+                if participant_token:
+                    person = self._participant(conn, participant_token)
+                    if person.workshop_id != row["id"]:
+                        raise UnknownParticipant()
+            else:
+                person = self._participant(conn, participant_token)
+                row = conn.execute(sa.select(workshops).where(workshops.c.id == person.workshop_id)
+                                   ).mappings().one()
             info = self._info(row)
             card = info.current_card
-            card_open = False
+            card_status = None
             if card:
-                card_open = conn.execute(
+                stored = conn.execute(
                     sa.select(workshop_cards.c.state).where(workshop_cards.c.workshop_id == row["id"],
                                                              workshop_cards.c.card_id == card.id)
-                ).scalar_one() == "open"
+                ).scalar_one()
+                card_status = PARTICIPANT_CARD_STATUS[stored]
             tally = self._tally(conn, row["id"], card.id) if card and info.revealed else None
             matrix = self._matrix(conn, row["id"], info) if info.phase == "matrix" and info.revealed else None
             my_vote, placements = None, {}
-            if participant_token:
-                person = self._participant(conn, participant_token)
-                if person.workshop_id != row["id"]:
-                    raise UnknownParticipant()
+            if person is not None:
                 if card:
                     my_vote = conn.execute(sa.select(workshop_votes.c.value).where(
                         workshop_votes.c.participant_id == person.id, workshop_votes.c.card_id == card.id)
@@ -617,8 +641,10 @@ class WorkshopStore:
             return ParticipantView(
                 code=info.code, name=info.name, unit=info.unit, lang=info.lang, phase=info.phase,
                 version=info.version, card_index=info.current_index, card_count=info.card_count, card=card,
-                card_open=card_open, revealed=info.revealed, tally=tally, matrix=matrix, steps=info.steps,
-                levels=info.levels, my_vote=my_vote, my_placements=placements)
+                card_status=card_status, revealed=info.revealed, tally=tally, matrix=matrix, steps=info.steps,
+                levels=info.levels, my_vote=my_vote, my_placements=placements,
+                my_side=person.side if person is not None else None,
+                my_role=(person.role or None) if person is not None else None)
 
     # --- read models (aggregates only) ---------------------------------------------------------
 

@@ -8,12 +8,15 @@ storage tables (exchange.bulk_load), then times:
   (mean rating as a 0-100 score) and the quartiles per principle and year;
 - cold: compare.compare over everything right after loading (sums every rating
   into the summary tables first);
-- warm: compare.compare over everything with the summaries up to date (the
-  usual case: it checks every assessment's fingerprint, reads the summaries
-  and computes scores, quartiles, rankings, heatmap and trends);
-- page: what the comparison page computes for one side and one year.
+- checked: compare.compare over everything after the summaries' "all current" marker
+  is dropped (the worst case short of re-summing: every assessment's fingerprint is
+  checked, then the summaries are read and scores, quartiles, rankings, heatmap and
+  trends computed);
+- warm / again: the same when nothing changed (a new process / the same process);
+- changed: the same right after one answer was saved (only that assessment is checked);
+- page: what the comparison page computes for one side and one year, or for 5 units.
 
-The two paths' scores and medians are checked to be equal. Last line: ratio=warm/baseline.
+The two paths' scores and medians are checked to be equal. Last line: ratio=checked/baseline.
 
     .venv/bin/python bench/aggregate.py [--units 290 --years 10 --respondents 40] [--db URL]
 """
@@ -179,6 +182,22 @@ def main() -> None:
     print(f"warm      same, nothing changed since            {warm_s * 1000:8.1f} ms")
     again_s, _ = timed(lambda: compare.compare(engine, fw), args.repeat)
     print(f"again     same, in the same process              {again_s * 1000:8.1f} ms")
+
+    # One answer saved through the questionnaire's path, then the comparison again: only that
+    # assessment is checked and re-summed.
+    from assessment.storage import Store
+    store = Store(engine)
+    info = store.find_assessment(names[0], max(full.years))
+    token = store.start_response(info.token, "public")
+    changed_s = float("inf")
+    for i in range(args.repeat):
+        store.save_rating(token, fw.statement_keys[0], i % (fw.scale.max + 1))
+        start = time.perf_counter()
+        compare.compare(engine, fw)
+        changed_s = min(changed_s, time.perf_counter() - start)
+    store.delete_response(token)
+    compare.compare(engine, fw)
+    print(f"changed   same, after one answer was saved       {changed_s * 1000:8.1f} ms")
 
     last_year = max(full.years)
     page_s, _ = timed(lambda: (compare.clear_cache(),

@@ -216,6 +216,23 @@ def test_comparison_follows_every_kind_of_change(engine, framework, region):
     assert compare.unit_scores(framework, fresh, 2024) == final.scores[2024]
 
 
+def test_a_new_process_trusts_the_marker_only_while_nothing_changed(engine, framework, region):
+    store = Store(engine)
+    store.add_responses(region)
+    compare.compare(store, framework)  # every summary current; the database remembers it
+    compare.clear_cache()  # as a freshly started process
+    quality = [p.id for p in framework.principles].index("quality")
+    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
+    compare.clear_cache()
+    info = store.find_assessment("B", 2024)
+    token = store.start_response(info.token, "public")
+    store.save_rating(token, keys(framework, "quality")[0], 0)  # (3 + 3 + 0) / 3 / 4 * 100 = 50
+    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 50.0
+    compare.clear_cache()
+    store.delete_response(token)
+    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
+
+
 def test_data_version_changes_with_the_data(sqlite_engine, framework, region):
     store = Store(sqlite_engine)
     empty = compare.data_version(store)

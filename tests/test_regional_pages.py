@@ -201,6 +201,31 @@ def test_followup_saves_status_and_note_as_given(store, framework):
     assert len(fs.statuses(store, agreement_id, 2025)) == 1  # nothing else was recorded
 
 
+def test_followup_status_whose_callback_was_lost_is_saved_on_the_next_run(store, framework):
+    """Streamlit drops some on_change callbacks when changes come faster than reruns.
+
+    A status or note set without its callback running (as such a dropped change looks
+    to the page) must still be stored on the next run, and counted in the progress.
+    """
+    at = open_page("views/followup.py")
+    agreement_id = at.selectbox(key="fu_agreement").value
+    run(at.number_input(key="fu_year").set_value(2025))
+    agreement = next(a for a in shipped_agreements(framework) if a.id == agreement_id)
+    first, second = agreement.commitments[0].id, agreement.commitments[1].id
+    at.session_state[status_key(agreement_id, 2025, first)] = "done"  # the value arrives, no callback runs
+    run(at)
+    assert {c: f.status for c, f in fs.statuses(store, agreement_id, 2025).items()} == {first: "done"}
+    assert at.radio(key=status_key(agreement_id, 2025, first)).value == "done"
+    assert at.metric[0].value == f"{100 / len(agreement.commitments):.0f}"
+    at.session_state[f"fu_note_{agreement_id}_2025_{first}"] = "Klart i mars"
+    run(at)
+    assert fs.statuses(store, agreement_id, 2025)[first].note == "Klart i mars"
+    # A year whose widgets were never drawn in this session holds nothing of the user's: nothing saved.
+    at.session_state[status_key(agreement_id, 2024, second)] = "done"
+    run(at)
+    assert fs.followup_years(store, agreement_id) == [2025]
+
+
 def test_followup_progress_and_change_since_last_year(store, framework):
     agreement = shipped_agreements(framework)[0]
     fs.save_agreement(store, agreement)

@@ -244,6 +244,66 @@ def test_participant_sees_results_only_when_revealed(store, workshop):
         store.state(other, alice)  # a token of another workshop
 
 
+def test_participant_state_tells_only_their_own_side_and_role(store, workshop):
+    code, _ = workshop
+    alice = store.join(code, "public", "politician")
+    bob = store.join(code, "civil_society")  # no role given
+    carol = store.join(code, "civil_society", "volunteer")
+    mine = store.state(code, alice)
+    assert (mine.my_side, mine.my_role) == ("public", "politician")
+    assert (store.state(code, bob).my_side, store.state(code, bob).my_role) == ("civil_society", None)
+    assert (store.state(code, carol).my_side, store.state(code, carol).my_role) == ("civil_society", "volunteer")
+    anonymous = store.state(code)  # the screen without a token: nobody's side
+    assert (anonymous.my_side, anonymous.my_role) == (None, None)
+    # Nothing about the other participants travels with alice's view.
+    shown = repr(mine)
+    assert "volunteer" not in shown and "civil_society" not in shown
+    assert not any(token in shown for token in (alice, bob, carol))
+
+
+def test_participant_card_status_tells_not_yet_open_from_closed(store, workshop):
+    code, secret = workshop
+    alice = store.join(code, "public")
+    status = lambda: (store.state(code, alice).card.id, store.state(code, alice).card_status)
+    assert status() == ("c1", "pending")  # shown, not opened yet
+    assert not store.state(code, alice).card_open
+    store.open_card(code, secret)
+    assert status() == ("c1", "open") and store.state(code, alice).card_open
+    store.close_card(code, secret)
+    assert status() == ("c1", "closed") and not store.state(code, alice).card_open
+    store.next_card(code, secret)
+    assert status() == ("c2", "pending")
+    store.previous_card(code, secret)
+    assert status() == ("c1", "closed")  # back on a card that was voted on and closed
+    store.open_card(code, secret)
+    assert status() == ("c1", "open")  # reopened
+    store.start_matrix(code, secret)
+    view = store.state(code, alice)
+    assert (view.card, view.card_status, view.card_open) == (None, None, False)
+    store.end(code, secret)
+    assert store.state(code, alice).card_status is None
+
+
+def test_participant_state_from_the_token_alone(store, workshop):
+    code, secret = workshop
+    alice = store.join(code, "civil_society", "association")
+    store.open_card(code, secret)
+    store.vote(alice, "c1", "pass")
+    for no_code in (None, ""):
+        view = store.state(no_code, alice)
+        assert (view.code, view.card.id, view.my_vote, view.my_side, view.my_role) == (
+            code, "c1", "pass", "civil_society", "association")
+    assert store.state(code, alice) == store.state(None, alice)
+    with pytest.raises(UnknownParticipant):
+        store.state(None, "not-a-token")
+    with pytest.raises(UnknownWorkshop):
+        store.state(None)  # neither code nor token
+    other, _ = store.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
+    assert store.state(None, store.join(other, "public")).code == other  # each token finds its own
+    with pytest.raises(UnknownParticipant):
+        store.state(other, alice)  # a code and a token that do not belong together
+
+
 def test_matrix_round_per_side(store, workshop):
     code, secret = workshop
     a = store.join(code, "public")

@@ -228,6 +228,63 @@ def test_reload_keeps_identity_and_vote(store, workshop):
     assert store.participant_counts(code) == {"public": 1, "civil_society": 0}
 
 
+def you_vote_as(side: str, role: str | None = None, lang: str = "sv") -> str:
+    side_name = t(f"ws.group.{side}", lang).lower()
+    if role:
+        return t("ws.join.you_are_role", lang, side=side_name, role=t(f"workshop.role.{role}", lang).lower())
+    return t("ws.join.you_are", lang, side=side_name)
+
+
+def test_reload_still_says_which_side_the_phone_votes_for(store, workshop):
+    code, _ = workshop
+    official = join_through_page(code, "public", "official")
+    volunteer = join_through_page(code, "civil_society")
+    # Fresh sessions, same URLs: the side comes from the store, not from the session that joined.
+    again = participant_page(code, official.query_params["p"])
+    captions = " ".join(c.value for c in again.caption)
+    assert you_vote_as("public", "official") in captions
+    assert t("ws.group.civil_society", "sv").lower() not in captions
+    captions = " ".join(c.value for c in participant_page(code, volunteer.query_params["p"]).caption)
+    assert you_vote_as("civil_society") in captions and "(" not in captions.split(" · ")[-1]
+
+
+def test_card_not_yet_opened_says_wait_and_closed_card_says_closed(store, workshop):
+    code, secret = workshop
+    phone = join_through_page(code, "public")
+    vote_buttons = lambda: [b for b in phone.button if (b.key or "").startswith("ws_vote_")]
+    assert get_deck("burlov").cards[0].text("sv") in html_bodies(phone)
+    assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
+    assert t("ws.join.closed", "sv") not in [w.value for w in phone.warning]
+    assert not vote_buttons()
+    store.open_card(code, secret)
+    phone.run()
+    assert len(vote_buttons()) == 3
+    store.close_card(code, secret)
+    phone.run()
+    assert t("ws.join.closed", "sv") in [w.value for w in phone.warning]
+    assert t("ws.join.pending", "sv") not in [i.value for i in phone.info]
+    assert not vote_buttons()
+    store.next_card(code, secret)  # the next statement: waiting again
+    phone.run()
+    assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
+    assert get_deck("burlov").cards[1].text("sv") in html_bodies(phone)
+
+
+def test_link_with_only_the_token_finds_its_workshop(store, workshop):
+    code, secret = workshop
+    store.open_card(code, secret)
+    phone = join_through_page(code, "civil_society", "association")
+    phone.button(key="ws_vote_agree").click().run()
+    again = participant_page(None, phone.query_params["p"])  # ?p=… without ?code=
+    assert not again.exception and not again.error
+    assert get_deck("burlov").cards[0].text("sv") in html_bodies(again)
+    assert any(t("ws.vote.agree", "sv") in s.value for s in again.success), "the vote is still there"
+    assert you_vote_as("civil_society", "association") in " ".join(c.value for c in again.caption)
+    assert again.query_params["code"] == code, "the link is completed with the code"
+    again.button(key="ws_vote_disagree").click().run()
+    assert store.tally(code, get_deck("burlov").cards[0].id).civil_society.disagree == 1
+
+
 def test_results_reach_phones_only_when_revealed(store, workshop):
     code, secret = workshop
     store.open_card(code, secret)

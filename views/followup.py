@@ -1,8 +1,9 @@
 """Yearly follow-up of a local agreement: a status and a note per commitment, and progress.
 
 Each status or note is saved the moment it is given (one short transaction), so
-nothing is lost when the page is left half-way. Progress is computed by the core
-(assessment.followup_store) from what is saved.
+nothing is lost when the page is left half-way; one whose callback Streamlit dropped
+is saved at the start of the next run (views.autosave). Progress is computed by the
+core (assessment.followup_store) from what is saved.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from assessment.agreements import Agreement, parse_agreement, shipped_agreements
 from assessment.compare_charts import progress_bars
 from assessment.i18n import t
 from assessment.yamlsource import SourceError
+from views.autosave import Autosave
 from views.common import framework, get_store, lang
 
 L = lang()
@@ -66,6 +68,42 @@ if not agreements:
     st.info(t("reg.followup.none", L))
     st.stop()
 
+# --- saving: each status and note as given -----------------------------------------------------
+
+autosave = Autosave("fu:")
+
+
+def status_key(agreement_id: str, year: int, commitment_id: str) -> str:
+    return f"fu_status_{agreement_id}_{year}_{commitment_id}"
+
+
+def note_key(agreement_id: str, year: int, commitment_id: str) -> str:
+    return f"fu_note_{agreement_id}_{year}_{commitment_id}"
+
+
+def save(agreement_id: str, year: int, commitment_id: str) -> None:
+    """Store this commitment's status and note as given.
+
+    Everything comes from the arguments, not the page's current choice: a save left
+    over from the previous run belongs to the agreement and year drawn then.
+    """
+    status = st.session_state.get(status_key(agreement_id, year, commitment_id))
+    note = st.session_state.get(note_key(agreement_id, year, commitment_id), "")
+    if status is None or agreement_id not in agreements:
+        return
+    try:
+        if fs.get_agreement(store, agreement_id) is None:
+            fs.save_agreement(store, agreements[agreement_id])
+        fs.set_status(store, agreement_id, commitment_id, year, status, note or "")
+        st.session_state["fu_saved"] = commitment_id
+        autosave.mark_saved(status_key(agreement_id, year, commitment_id),
+                            note_key(agreement_id, year, commitment_id))
+    except ValueError as exc:
+        st.session_state["fu_error"] = str(exc)
+
+
+autosave.save_unsaved(save)  # before anything is read, so the page shows it saved
+
 ids = sorted(agreements, key=lambda i: agreements[i].title(L))
 if st.session_state.get("fu_agreement") not in ids:
     st.session_state["fu_agreement"] = ids[0]
@@ -82,21 +120,6 @@ now = fs.statuses(store, agreement.id, year)
 earlier = [y for y in recorded_years if y < year]
 previous_year = earlier[-1] if earlier else None
 before = fs.statuses(store, agreement.id, previous_year) if previous_year else {}
-
-
-def save(commitment_id: str) -> None:
-    """Widget callback: store this commitment's status and note as given."""
-    status = st.session_state.get(f"fu_status_{agreement.id}_{year}_{commitment_id}")
-    note = st.session_state.get(f"fu_note_{agreement.id}_{year}_{commitment_id}", "")
-    if status is None:
-        return
-    try:
-        if fs.get_agreement(store, agreement.id) is None:
-            fs.save_agreement(store, agreement)
-        fs.set_status(store, agreement.id, commitment_id, year, status, note or "")
-        st.session_state["fu_saved"] = commitment_id
-    except ValueError as exc:
-        st.session_state["fu_error"] = str(exc)
 
 
 record, overview = st.tabs([t("reg.followup.tab_record", L), t("reg.followup.tab_progress", L)])
@@ -119,14 +142,16 @@ with record:
                 st.caption(t("reg.followup.principles", L) + ": " +
                            ", ".join(fw.principle_by_id[p].name(L) for p in commitment.principles))
                 left, right = st.columns([3, 2])
-                key = f"{agreement.id}_{year}_{commitment.id}"
-                left.radio(t("reg.followup.status", L), fs.STATUSES, horizontal=True, key=f"fu_status_{key}",
-                           index=fs.STATUSES.index(current.status) if current else None,
-                           format_func=status_label, on_change=save, args=(commitment.id,),
-                           label_visibility="collapsed")
+                saved_as = (agreement.id, year, commitment.id)
+                status = current.status if current else None
+                left.radio(t("reg.followup.status", L), fs.STATUSES, horizontal=True,
+                           index=fs.STATUSES.index(status) if status else None, format_func=status_label,
+                           label_visibility="collapsed",
+                           **autosave.widget(status_key(*saved_as), status, save, *saved_as))
                 # A note needs a status to belong to: disabled until one is chosen.
-                right.text_input(t("reg.followup.note", L), value=current.note if current else "",
-                                 key=f"fu_note_{key}", on_change=save, args=(commitment.id,),
+                note = current.note if current else ""
+                right.text_input(t("reg.followup.note", L), value=note,
+                                 **autosave.widget(note_key(*saved_as), note, save, *saved_as),
                                  disabled=current is None, label_visibility="collapsed",
                                  placeholder=t("reg.followup.note_hint" if current is None
                                                else "reg.followup.note", L))

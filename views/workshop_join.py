@@ -2,7 +2,7 @@
 
 Anonymous: a side (and optionally a role), no name. The participant token stays in
 the URL (``?code=ABC234&p=<token>``), so a reload or a locked phone keeps the same
-identity and vote. The live part is one fragment that follows the facilitator every
+identity, side and vote; a link with only ``?p=`` finds its workshop from the token. The live part is one fragment that follows the facilitator every
 1.5 s; a vote is shown as saved only once the store has committed it.
 """
 
@@ -15,7 +15,7 @@ import streamlit as st
 from assessment.i18n import t
 from assessment.responses import NO_LEVEL
 from assessment.workshop import ROLES, SIDES, VOTE_VALUES
-from assessment.workshop_store import UnknownParticipant, normalize_code
+from assessment.workshop_store import normalize_code
 from assessment.workshop_views_support import VOTE_COLOURS, tally_html, vote_label
 from views.common import framework, lang
 from views.workshop_common import RECOVERABLE, error_text, get_workshop_store, inject_css
@@ -103,7 +103,6 @@ def join_form(code: str) -> None:
         except RECOVERABLE as exc:
             st.error(error_text(exc, L))
             return
-        st.session_state[f"ws_side_{token}"] = side
         st.query_params["code"] = typed
         st.query_params["p"] = token
         st.rerun()
@@ -138,7 +137,7 @@ def statement_part(token: str, view) -> None:
     error = st.session_state.get("ws_vote_error")
     if error and error[0] == card.id:
         st.error(error[1])
-    if view.card_open:
+    if view.card_status == "open":
         for value in VOTE_VALUES:
             st.button(vote_label(value, L), key=f"ws_vote_{value}", on_click=cast, args=(token, card.id, value),
                       width="stretch")
@@ -146,6 +145,8 @@ def statement_part(token: str, view) -> None:
             st.success(t("ws.join.your_vote", L, vote=vote_label(view.my_vote, L)))
         else:
             st.info(t("ws.join.please_vote", L))
+    elif view.card_status == "pending":
+        st.info(t("ws.join.pending", L), icon="⏳")
     else:
         st.warning(t("ws.join.closed", L), icon="🔒")
         if view.my_vote:
@@ -188,6 +189,14 @@ def matrix_part(token: str, view) -> None:
         st.markdown("\n".join(lines))  # "1. …" lines: a numbered list
 
 
+def who_you_are(side: str, role: str | None) -> str:
+    """'du röstar som offentlig sektor (tjänsteperson)': from the store, so it survives a reload."""
+    side_name = t(f"ws.group.{side}", L).lower()
+    if role:
+        return t("ws.join.you_are_role", L, side=side_name, role=t(f"workshop.role.{role}", L).lower())
+    return t("ws.join.you_are", L, side=side_name)
+
+
 @st.fragment(run_every=REFRESH_SECONDS)
 def live(code: str, token: str) -> None:
     try:
@@ -196,8 +205,7 @@ def live(code: str, token: str) -> None:
         st.error(error_text(exc, L))
         st.button(t("ws.join.again", L), key="ws_again_live", on_click=leave)
         return
-    side = st.session_state.get(f"ws_side_{token}")
-    who = f" · {t('ws.join.you_are', L, side=t(f'ws.group.{side}', L))}" if side else ""
+    who = f" · {who_you_are(view.my_side, view.my_role)}" if view.my_side else ""
     st.caption(f"{view.name}{' · ' + view.unit if view.unit else ''}{who}")
     if view.phase == "ended":
         st.success(t("ws.join.ended", L))
@@ -215,13 +223,15 @@ token = (st.query_params.get("p") or "").strip()
 
 if token:
     try:
-        if not code:
-            raise UnknownParticipant()
-        store.state(code, token)  # a wrong code or token: one message, and the way back
+        # Without a code the token names its workshop; a wrong code or token: one message, and the way back.
+        view = store.state(code or None, token)
     except RECOVERABLE as exc:
         st.error(error_text(exc, L))
         st.button(t("ws.join.again", L), key="ws_again", on_click=leave, type="primary", width="stretch")
         st.stop()
+    if not code:
+        code = view.code
+        st.query_params["code"] = code  # complete the link: "join again" then keeps the code
     live(code, token)
 else:
     join_form(code)
