@@ -158,6 +158,27 @@ def score_values(fw: Framework, agg: Aggregates, year: int, side: str | None = _
     return out
 
 
+def _all_score_values(fw: Framework, agg: Aggregates, side: str | None) -> dict[int, dict[str, list]]:
+    """score_values of every year in one pass: {year: {unit: scores}}, years and units sorted."""
+    scale = 100 / fw.scale.max
+    pids = [p.id for p in fw.principles]
+    by_year: dict[int, dict[str, list]] = defaultdict(dict)
+    respondents = agg.respondents
+    for key, sums in agg.principles.items():
+        if key[2] != side or not respondents.get(key):
+            continue
+        get = sums.get
+        row = []
+        for pid in pids:
+            found = get(pid)
+            row.append(round(found[1] / found[0] * scale, 1) if found and found[0] else None)
+        by_year[key[1]][key[0]] = row
+    for (unit, year, s), n in respondents.items():  # respondents who rated nothing
+        if s == side and n and unit not in by_year[year]:
+            by_year[year][unit] = [None] * len(pids)
+    return {y: dict(sorted(by_year[y].items())) for y in sorted(by_year) if by_year[y]}
+
+
 # --- statistics over units (pure) --------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -341,6 +362,32 @@ def load_aggregates(db: Any, fw: Framework, units: Sequence[str] | None = None,
 
 # --- everything a comparison page needs ------------------------------------------------------
 
+class TrendPoints(Sequence):
+    """The trend points of a comparison, made when first looked at (tens of thousands of them
+    for a region; only the trend view needs them)."""
+
+    def __init__(self, pids: Sequence[str], values: Mapping[int, Mapping[str, Sequence]]):
+        self._pids, self._values, self._points = list(pids), values, None
+
+    def _all(self) -> list[TrendPoint]:
+        if self._points is None:
+            self._points = [TrendPoint(u, pid, y, score) for y, rows in self._values.items()
+                            for u, row in rows.items() for pid, score in zip(self._pids, row)]
+        return self._points
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"TrendPoints({len(self)} points)"
+
+
 class YearScores(Mapping):
     """{year: {unit: [PrincipleScore]}}, each year made when first looked at: a page shows one
     year's scores, while the region's statistics and trends need only the numbers."""
@@ -376,14 +423,14 @@ class Comparison:
     stats: dict[int, dict[str, Band]]  # year -> principle -> band
     rankings: dict[str, list[RankRow]]  # for `year`
     heatmap: list[HeatCell]  # for `year`
-    trends: list[TrendPoint]
+    trends: Sequence[TrendPoint]  # by year, unit, principle (a TrendPoints: made when first used)
     region_trend: list[TrendPoint]
     unit_info: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 @contextmanager
 def _no_cyclic_gc():
-    """Tens of thousands of small acyclic objects (scores, points) are made here; the cyclic
+    """Tens of thousands of small acyclic objects (sums, scores) are made here; the cyclic
     collector would only walk the whole heap again and again meanwhile."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -396,20 +443,21 @@ def _no_cyclic_gc():
 
 def compare(db: Any, fw: Framework, units: Sequence[str] | None = None, years: Sequence[int] | None = None,
             side: str | None = None, region: str | None = None) -> Comparison:
-    # Step levels are shown for one year only: load them for that year alone.
-    agg = load_aggregates(db, fw, units, years, side, region, with_steps=False)
-    latest = max((y for y in agg.years if agg.units_in(y, side)), default=None)
-    if latest is not None:
-        places = {aid: place for aid, place in agg.__dict__["_places"].items() if place[1] == latest}
-        with engine_of(db).connect() as conn:
-            summaries.load_steps(conn, agg, places, sorted(places), side)
+    """Everything a comparison page shows, for the selected units (names), years, side, region."""
     with _no_cyclic_gc():
+        agg = load_aggregates(db, fw, units, years, side, region, with_steps=False)
+        # Step levels are shown for one year only: load them for that year alone.
+        latest = max((y for y in agg.years if agg.units_in(y, side)), default=None)
+        if latest is not None:
+            places = {aid: place for aid, place in agg.__dict__["_places"].items() if place[1] == latest}
+            with engine_of(db).connect() as conn:
+                summaries.load_steps(conn, agg, places, sorted(places), side)
         return comparison_from(fw, agg, side)
 
 
 def comparison_from(fw: Framework, agg: Aggregates, side: str | None = _UNSET) -> Comparison:
     side = agg.side if side is _UNSET else side
-    values = {y: v for y in agg.years if (v := score_values(fw, agg, y, side))}
+    values = _all_score_values(fw, agg, side)
     stats = {y: _bands(fw, v) for y, v in values.items()}
     latest = max(values) if values else None
     pids = [p.id for p in fw.principles]
@@ -420,8 +468,7 @@ def comparison_from(fw: Framework, agg: Aggregates, side: str | None = _UNSET) -
         units=agg.units, years=agg.years, side=side, year=latest,
         scores=YearScores(fw, agg, side, sorted(values)), stats=stats, rankings=ranked,
         heatmap=heatmap(fw, agg, latest, side) if latest is not None else [],
-        trends=[TrendPoint(u, pid, y, score) for y in sorted(values) for u, row in values[y].items()
-                for pid, score in zip(pids, row)],
+        trends=TrendPoints(pids, values),
         region_trend=[TrendPoint("median", pid, y, b.median) for y, st in stats.items() for pid, b in st.items()],
         unit_info=agg.unit_info,
     )
