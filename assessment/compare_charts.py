@@ -289,7 +289,8 @@ def score_deltas(fw: Framework, before: Sequence[PrincipleScore] | None,
 # One font for every exported chart: vl-convert's default has no "✓", and a text
 # with a missing glyph falls back to a serif font as a whole.
 EXPORT_FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian package fonts-dejavu-core
+# DejaVu Sans ships with the package (assessment/fonts), so exports look the same everywhere.
+FONT_DIR = Path(__file__).with_name("fonts")
 
 
 @lru_cache(maxsize=1)

@@ -32,7 +32,8 @@ metadata = sa.MetaData(naming_convention={
 })
 
 # Modules that put tables on `metadata`; imported by init_db.
-TABLE_MODULES = ("assessment.storage", "assessment.workshop_store", "assessment.followup_store")
+TABLE_MODULES = ("assessment.storage", "assessment.workshop_store", "assessment.followup_store",
+                 "assessment.summaries")
 
 DEFAULT_SQLITE_PATH = Path("data") / "assessment.db"
 

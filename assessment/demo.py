@@ -75,6 +75,40 @@ def demo_responses(fw: Framework, seed: int = 2026) -> list[Response]:
     return out
 
 
+DEMO_AGREEMENT_ID = "exempelstad_demo"
+FOLLOWUP_YEARS = (2024, 2025, 2026)
+FOLLOWUP_NOTES = {
+    "done": "Genomfört (fiktivt demoexempel).",
+    "under_way": "Arbete pågår (fiktivt demoexempel).",
+}
+
+
+def demo_agreement(fw: Framework):
+    """A fictional agreement for the first demo unit, worded like Örebro's (shipped sample)."""
+    from .agreements import agreement_from_data, load_agreement, AGREEMENTS_DIR
+
+    data = load_agreement(AGREEMENTS_DIR / "orebro.yaml", fw).to_data()
+    data.update(id=DEMO_AGREEMENT_ID, unit=DEMO_UNITS[0].name, title={
+        "sv": "Överenskommelse om samverkan i Exempelstad (fiktivt demoexempel efter Örebros)",
+        "en": "Agreement on cooperation in Exempelstad (fictional demo after Örebro's)",
+    })
+    return agreement_from_data(data, fw, source="demo")
+
+
+def demo_followups(agreement, seed: int = 2026) -> list[tuple[str, int, str, str]]:
+    """(commitment, year, status, note): each commitment advances a little each year."""
+    rng = random.Random(seed)
+    order = ("not_started", "under_way", "done")
+    out = []
+    for commitment in agreement.commitments:
+        stage = rng.choice((0, 0, 1))
+        for year in FOLLOWUP_YEARS:
+            status = order[min(stage, 2)]
+            out.append((commitment.id, year, status, FOLLOWUP_NOTES.get(status, "")))
+            stage += rng.choice((0, 1, 1))
+    return out
+
+
 def load_demo(store, fw: Framework) -> int:
     """Load the demo into a store unless it is already there; returns responses added."""
     first = DEMO_UNITS[0]
@@ -82,8 +116,16 @@ def load_demo(store, fw: Framework) -> int:
         return 0
     for unit in DEMO_UNITS:
         store.ensure_unit(unit.name, kind=unit.kind, region=REGION)
-    added = 0
-    for response in demo_responses(fw):
-        store.add_response(response)
-        added += 1
-    return added
+    responses = demo_responses(fw)
+    store.add_responses(responses)
+    _load_demo_followups(store, fw)
+    return len(responses)
+
+
+def _load_demo_followups(store, fw: Framework) -> None:
+    from . import followup_store
+
+    agreement = demo_agreement(fw)
+    followup_store.save_agreement(store, agreement)
+    for commitment_id, year, status, note in demo_followups(agreement):
+        followup_store.set_status(store, agreement.id, commitment_id, year, status, note)

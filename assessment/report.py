@@ -35,7 +35,8 @@ from .scoring import Advice, PrincipleScore, StepLevel, advice, by_side, princip
 
 FORMATS = ("pdf", "html")
 SIDES = ("public", "civil_society")
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
+# The bundled copy first (assessment/fonts), so a fresh install needs no system font.
+FONT_DIRS = (Path(__file__).with_name("fonts"), Path("/usr/share/fonts/truetype/dejavu"))
 FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 
 
@@ -352,7 +353,7 @@ def render_html(blocks: Sequence[Block], lang: str, title: str) -> bytes:
 
 @lru_cache(maxsize=1)
 def unicode_font() -> tuple[Path, Path]:
-    """(regular, bold) DejaVu Sans: the Debian fonts-dejavu-core package, else matplotlib's copy."""
+    """(regular, bold) DejaVu Sans: the bundled copy, the Debian package, else matplotlib's copy."""
     dirs = list(FONT_DIRS)
     spec = find_spec("matplotlib")
     if spec and spec.origin:

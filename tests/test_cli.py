@@ -83,6 +83,19 @@ def test_demo_is_idempotent(tmp_path, monkeypatch, capsys):
     assert "already loaded" in capsys.readouterr().out
     assert "responses added" in first
 
+    from assessment import followup_store
+    from assessment.demo import DEMO_AGREEMENT_ID, DEMO_UNITS, FOLLOWUP_YEARS, demo_responses
+    from assessment.storage import Store
+
+    store = Store.open()
+    fw = load_framework()
+    assert len(store.responses_where()) == len(demo_responses(fw))
+    assert all("fiktiv" in unit.name for unit in store.list_units())
+    agreement = followup_store.get_agreement(store, DEMO_AGREEMENT_ID)
+    assert agreement.unit == DEMO_UNITS[0].name
+    recorded = followup_store.statuses(store, DEMO_AGREEMENT_ID, FOLLOWUP_YEARS[-1])
+    assert set(recorded) == {c.id for c in agreement.commitments}
+
 
 def test_console_script_no_traceback(tmp_path):
     bad = tmp_path / "m.yaml"
