@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from .framework import ID_PATTERN, Framework, Strict, Text
-from .yamlsource import LineMap, Problem, SourceError, load_yaml, parse_model, read_yaml
+from .yamlsource import LineMap, Problem, SourceError, duplicate_ids, load_yaml, parse_model, read_yaml
 
 AGREEMENTS_DIR = Path(__file__).resolve().parent.parent / "agreements"
 Party = Literal["public", "civil_society"]
@@ -73,13 +73,10 @@ def _check_references(agreement: Agreement, fw: Framework, lines: LineMap) -> li
                                           f"duplicate party '{party.id}' (already given as parties[{party_ids[party.id]}])"))
         party_ids.setdefault(party.id, i)
     known = ", ".join(p.id for p in fw.principles)
-    seen: dict[str, int] = {}
+    duplicates = duplicate_ids(agreement.commitments, ("commitments",), "commitment", lines)
     for ci, commitment in enumerate(agreement.commitments):
-        if commitment.id in seen:
-            problems.append(lines.problem(
-                ("commitments", ci, "id"),
-                f"duplicate commitment id '{commitment.id}' (already used by commitments[{seen[commitment.id]}])"))
-        seen.setdefault(commitment.id, ci)
+        if ci in duplicates:
+            problems.append(duplicates[ci])
         if commitment.party not in party_ids:
             problems.append(lines.problem(
                 ("commitments", ci, "party"),

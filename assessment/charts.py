@@ -2,15 +2,15 @@
 
 Vega-Lite has no polar line chart, so the radar is drawn in plain x/y: each
 principle is a spoke at a fixed angle and a score of s (0-100) sits at radius s
-on it. The data helpers (`radar_data`, `heatmap_data`) return the computed
-frames, so the geometry can be tested without rendering anything.
+on it. The data helpers (`radar_points`, `radar_data`, `heatmap_data`) return the
+computed points and frames, so the geometry can be tested without rendering anything.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, NamedTuple, Sequence
 
 import altair as alt
 import pandas as pd
@@ -73,21 +73,42 @@ def grid_steps(fw: Framework) -> list[float]:
     return [round(v / fw.scale.max * 100, 6) for v in fw.scale.values if v / fw.scale.max * 100 >= 0]
 
 
-def radar_data(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str) -> pd.DataFrame:
-    """One row per (series, principle) with the point's x/y; no score plots at the centre."""
+class RadarPoint(NamedTuple):
+    """Where one series' score for one principle sits on the radar."""
+    series: str
+    principle_id: str
+    principle: str  # the principle's name in the chart's language
+    order: int  # the spoke's index, clockwise from the top
+    item: PrincipleScore | None  # the series' score entry, if it has one
+    score: float | None
+    x: float
+    y: float
+
+
+def radar_points(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str,
+                 skip_missing: bool = False) -> Iterator[RadarPoint]:
+    """Each series' point on each principle's spoke (radius = score).
+
+    A principle without a score sits at the centre, or with `skip_missing` is left out.
+    """
     angles = axis_angles(fw)
-    rows = []
     for name, scores in series.items():
         by_id = {s.principle_id: s for s in scores}
         for order, (principle, angle) in enumerate(zip(fw.principles, angles)):
             item = by_id.get(principle.id)
             score = item.score if item else None
+            if score is None and skip_missing:
+                continue
             x, y = polar(score or 0.0, angle)
-            rows.append({
-                "series": name, "principle_id": principle.id, "principle": principle.name(lang),
-                "order": order, "score": score, "radius": score or 0.0, "x": x, "y": y,
-                "answered": item.answered if item else 0, "dont_know": item.dont_know if item else 0,
-            })
+            yield RadarPoint(name, principle.id, principle.name(lang), order, item, score, x, y)
+
+
+def radar_data(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], lang: str) -> pd.DataFrame:
+    """One row per (series, principle) with the point's x/y; no score plots at the centre."""
+    rows = [{"series": p.series, "principle_id": p.principle_id, "principle": p.principle,
+             "order": p.order, "score": p.score, "radius": p.score or 0.0, "x": p.x, "y": p.y,
+             "answered": p.item.answered if p.item else 0, "dont_know": p.item.dont_know if p.item else 0}
+            for p in radar_points(fw, series, lang)]
     return pd.DataFrame(rows, columns=["series", "principle_id", "principle", "order", "score", "radius",
                                        "x", "y", "answered", "dont_know"])
 

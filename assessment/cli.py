@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    except UsageError as exc:
+    except (UsageError, ValueError, LookupError, OSError) as exc:
+        # The core raises these with a message meant for people (bad DATABASE_URL, unknown unit...).
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return 2

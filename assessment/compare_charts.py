@@ -17,7 +17,7 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from .charts import GRID_COLOUR, PALETTE, axis_angles, polar, radar_chart, radar_grid
+from .charts import GRID_COLOUR, PALETTE, radar_chart, radar_grid, radar_points
 from .framework import Framework
 from .i18n import t
 from .scoring import PrincipleScore
@@ -31,23 +31,14 @@ LEVEL_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b
 # --- radars ---------------------------------------------------------------
 
 def radar_rows(fw: Framework, scores_by_unit: Mapping[str, Sequence[PrincipleScore]], lang: str) -> list[dict]:
-    """Polygon vertices per unit in the radar's geometry (charts.axis_angles, radius = score).
+    """Polygon vertices per unit in the radar's geometry (charts.radar_points, radius = score).
 
     A principle without a score is left out of the unit's polygon rather than drawn
     at 0, which would read as a very low score.
     """
-    angles = axis_angles(fw)
-    rows = []
-    for unit, scores in scores_by_unit.items():
-        by_id = {s.principle_id: s for s in scores}
-        for order, (principle, angle) in enumerate(zip(fw.principles, angles)):
-            item = by_id.get(principle.id)
-            if item is None or item.score is None:
-                continue
-            x, y = polar(item.score, angle)
-            rows.append({"unit": unit, "kind": "unit", "principle": principle.name(lang), "order": order,
-                         "score": item.score, "x": x, "y": y})
-    return rows
+    return [{"unit": p.series, "kind": "unit", "principle": p.principle, "order": p.order,
+             "score": p.score, "x": p.x, "y": p.y}
+            for p in radar_points(fw, scores_by_unit, lang, skip_missing=True)]
 
 
 def _ring_rows(fw: Framework, units: Iterable[str]) -> list[dict]:

@@ -14,7 +14,7 @@ import threading
 import weakref
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -190,6 +190,31 @@ def ensure_schema(engine: Engine) -> None:
         if engine not in _initialised:
             init_db(engine)
             _initialised.add(engine)
+
+
+# --- bulk writes --------------------------------------------------------------------------------
+
+def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert rows (tuples of the `columns`, JSON as text) straight through the driver.
+
+    SQLAlchemy's per-row parameter handling cost more than the database for millions of
+    ratings; PostgreSQL gets COPY, SQLite one executemany. No rows: nothing is sent.
+    """
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column) for column in columns)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
 
 
 # --- schema migrations ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ConfigDict, Field
 
 from .framework import ID_PATTERN, Framework, Strict, Text
-from .yamlsource import LineMap, Problem, SourceError, load_yaml, parse_model, read_yaml
+from .yamlsource import LineMap, SourceError, duplicate_ids, load_yaml, parse_model, read_yaml
 
 DECKS_DIR = Path(__file__).resolve().parent.parent / "decks"
 PRINCIPLES_DECK = "principles"
@@ -47,22 +47,11 @@ class Deck(Strict):
         return [card.id for card in self.cards]
 
 
-def _duplicate_cards(deck: Deck, lines: LineMap) -> list[Problem]:
-    seen: dict[str, int] = {}
-    problems = []
-    for i, card in enumerate(deck.cards):
-        if card.id in seen:
-            problems.append(lines.problem(("cards", i, "id"),
-                                          f"duplicate card id '{card.id}' (already used by cards[{seen[card.id]}])"))
-        seen.setdefault(card.id, i)
-    return problems
-
-
 def _parse(data: object, lines: LineMap) -> Deck:
     if not isinstance(data, dict):
         raise SourceError([lines.problem((), "a deck must be a mapping with id, title, description and cards")])
     deck = parse_model(Deck, data, lines)
-    problems = _duplicate_cards(deck, lines)
+    problems = list(duplicate_ids(deck.cards, ("cards",), "card", lines).values())
     if problems:
         raise SourceError(problems)
     return deck

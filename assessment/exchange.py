@@ -376,27 +376,7 @@ def _insert_answers(conn: sa.Connection, items: Iterable[tuple[int, dict, dict, 
     for table, columns, values in ((step_answers, ("response_id", "step_id", "level", "tools"), steps),
                                    (ratings, ("response_id", "statement_key", "value", "dont_know"), rates),
                                    (comments, ("response_id", "key", "text"), notes)):
-        if values:
-            _executemany(conn, table, columns, values)
-
-
-def _executemany(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert tuples without SQLAlchemy's per-row parameter processing: plain DB-API
-    executemany on SQLite, COPY on PostgreSQL (an order of magnitude faster than single
-    INSERTs for millions of ratings). JSON values come as JSON text."""
-    quote = conn.dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.cursor()
-        try:
-            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
+        dbmod.bulk_insert(conn, table, columns, values)
 
 
 def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: ProblemList) -> tuple[int, int]:

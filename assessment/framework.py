@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .yamlsource import LineMap, Problem, SourceError, format_path, parse_model, read_yaml
+from .yamlsource import LineMap, Problem, SourceError, duplicate_ids, parse_model, read_yaml
 
 LANGUAGES = ("sv", "en")
 Lang = Literal["sv", "en"]
@@ -170,22 +170,11 @@ def statement_key(principle: Principle, statement: Statement) -> str:
 def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
     """Checks pydantic cannot express per field: ids, references, coverage, scale."""
     problems: list[Problem] = []
-
-    def unique(items, path_prefix: tuple, what: str) -> None:
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.id in seen:
-                problems.append(lines.problem(
-                    path_prefix + (i, "id"),
-                    f"duplicate {what} id '{item.id}' (already used by {format_index(path_prefix, seen[item.id])})"))
-            else:
-                seen[item.id] = i
-
-    unique(fw.levels, ("levels",), "level")
-    unique(fw.steps, ("steps",), "step")
-    unique(fw.principles, ("principles",), "principle")
+    problems += duplicate_ids(fw.levels, ("levels",), "level", lines).values()
+    problems += duplicate_ids(fw.steps, ("steps",), "step", lines).values()
+    problems += duplicate_ids(fw.principles, ("principles",), "principle", lines).values()
     for pi, principle in enumerate(fw.principles):
-        unique(principle.statements, ("principles", pi, "statements"), "statement")
+        problems += duplicate_ids(principle.statements, ("principles", pi, "statements"), "statement", lines).values()
     if fw.levels[0].optional if fw.levels else False:
         problems.append(lines.problem(("levels", 0, "optional"), "the first level cannot be optional"))
 
@@ -244,10 +233,6 @@ def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
         for value in sorted(wanted - set(given)):
             problems.append(lines.problem(("scale", "labels"), f"no label for scale value {value}"))
     return problems
-
-
-def format_index(prefix: tuple, index: int) -> str:
-    return format_path(prefix + (index,))
 
 
 def load_framework(path: str | Path | None = None) -> Framework:

@@ -269,29 +269,6 @@ def _insert(conn: Connection, table: sa.Table):
     raise ValueError(f"unsupported database '{dialect}'")
 
 
-def _bulk_insert(conn: Connection, table: sa.Table, names: Sequence[str], rows: list[tuple]) -> None:
-    """Insert rows (tuples of the `names` columns, JSON as text) straight through the driver.
-
-    SQLAlchemy's per-row parameter handling cost more than the database for millions of
-    ratings; PostgreSQL gets COPY, SQLite one executemany.
-    """
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
-    else:
-        marks = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})", rows)
-
-
 def _upsert(conn: Connection, table: sa.Table, row: dict, keys: Sequence[str]) -> None:
     """Insert `row`, or update its non-key columns when a row with the same `keys` exists."""
     stmt = _insert(conn, table).values(row)
@@ -699,9 +676,9 @@ class Store:
             rates += [(rid, key, None, True) if value == DONT_KNOW else (rid, key, value, False)
                       for key, value in response.ratings.items()]
             notes += [(rid, key, text.strip()) for key, text in response.comments.items() if text.strip()]
-        _bulk_insert(conn, step_answers, ("response_id", "step_id", "level", "tools"), steps)
-        _bulk_insert(conn, ratings, ("response_id", "statement_key", "value", "dont_know"), rates)
-        _bulk_insert(conn, comments, ("response_id", "key", "text"), notes)
+        db.bulk_insert(conn, step_answers, ("response_id", "step_id", "level", "tools"), steps)
+        db.bulk_insert(conn, ratings, ("response_id", "statement_key", "value", "dont_know"), rates)
+        db.bulk_insert(conn, comments, ("response_id", "key", "text"), notes)
 
     # --- reading ----------------------------------------------------------------------------------
 

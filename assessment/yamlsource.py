@@ -70,6 +70,22 @@ class LineMap:
         return Problem(self.source, tuple(path), self.line_of(path), message)
 
 
+def duplicate_ids(items: Iterable[Any], prefix: YamlPath, what: str, lines: LineMap) -> dict[int, Problem]:
+    """A problem for each item whose `id` an earlier item at `prefix` already uses.
+
+    Keyed by the item's index, so a caller checking items one by one can report each in its place.
+    """
+    first: dict[str, int] = {}
+    problems: dict[int, Problem] = {}
+    for index, item in enumerate(items):
+        earlier = first.setdefault(item.id, index)
+        if earlier != index:
+            problems[index] = lines.problem(
+                prefix + (index, "id"),
+                f"duplicate {what} id '{item.id}' (already used by {format_path(prefix + (earlier,))})")
+    return problems
+
+
 # The C parser is ~40x faster on the 60 kB matrix; fall back to pure Python without libyaml.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -104,3 +104,14 @@ def test_console_script_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: m.yaml:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("url,words", [
+    ("mysql://x", "unsupported database 'mysql'"),
+    ("postgresql://nobody@127.0.0.1:1/x", "cannot connect"),
+])
+def test_bad_database_url_is_one_line(monkeypatch, capsys, url, words):
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: DATABASE_URL") and words in err[0]

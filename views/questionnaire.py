@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assessment.i18n import t
 from assessment.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.scoring import progress
+from views.autosave import Autosave
 from views.common import app_url, find_response, framework, get_store, lang, lang_params, show_flash
 
 L = lang()
@@ -46,21 +47,10 @@ assessment = info.assessment
 levels = fw.active_levels(response.extensions)
 SCALE_OPTIONS = [*fw.scale.values, DONT_KNOW]
 
-# Per widget key, the value this session last knew to be stored: a widget whose value
-# differs from it holds an answer not saved yet. `seen`: widget keys drawn so far.
-synced: dict = st.session_state.setdefault(f"{KEY}synced", {})
-seen: set = st.session_state.setdefault(f"{KEY}seen", set())
-MISSING = object()
-
-
-def seed(key: str, value) -> None:
-    """Give a widget its stored value the first time it appears (never overwrite the user's)."""
-    seen.add(key)
-    # .get, not "in": Streamlit answers "in" by building the whole filtered state.
-    if st.session_state.get(key, MISSING) is MISSING:
-        if value is not None:
-            st.session_state[key] = value
-        synced[key] = value
+# Every answer widget is drawn through `autosave`: it gets its stored value when it first
+# appears (never overwriting the user's), and an answer whose callback Streamlit dropped
+# is saved at the start of the next run (save_unsaved, at the bottom).
+autosave = Autosave(KEY)
 
 
 def guarded(save, *args) -> bool:
@@ -72,13 +62,6 @@ def guarded(save, *args) -> bool:
         reason = type(exc).__name__ if isinstance(exc, SQLAlchemyError) else str(exc)
         st.session_state["_save_error"] = t("q.error.save", L, reason=reason)
         return False
-
-
-def mark_saved(keys) -> None:
-    for key in keys:
-        value = st.session_state.get(key, MISSING)
-        if value is not MISSING:
-            synced[key] = value
 
 
 # --- keys and saves ----------------------------------------------------------------------
@@ -122,14 +105,14 @@ def save_step(step_id: str) -> None:
     tools = checked_tools(step_id)
     if level is not None and guarded(store.save_step, step_id, level, tools):
         response.steps[step_id] = StepAnswer(level=level, tools=tools)
-        mark_saved(step_keys(step_id))
+        autosave.mark_saved(*step_keys(step_id))
 
 
 def save_rating(statement_key: str) -> None:
     value = st.session_state.get(rating_key(statement_key))
     if value is not None and guarded(store.save_rating, statement_key, value):
         response.ratings[statement_key] = value
-        mark_saved([rating_key(statement_key)])
+        autosave.mark_saved(rating_key(statement_key))
 
 
 def save_comment(item: str) -> None:
@@ -139,29 +122,7 @@ def save_comment(item: str) -> None:
             response.comments[item] = text
         else:
             response.comments.pop(item, None)
-        mark_saved([comment_key(item)])
-
-
-def save_unsaved() -> None:
-    """Save every widget value drawn in this session that has not been saved yet.
-
-    Callbacks normally save each answer before the page is drawn, but Streamlit drops
-    some callbacks when answers come faster than the reruns (clicking down a list of
-    statements). The widget values still arrive, so they are saved here instead.
-    """
-    changed = {key for key in seen
-               if (value := st.session_state.get(key, MISSING)) is not MISSING and value != synced.get(key)}
-    if not changed:
-        return
-    for step in fw.steps:
-        if changed.intersection(step_keys(step.id)):
-            save_step(step.id)
-    for key in fw.statement_by_key:
-        if rating_key(key) in changed:
-            save_rating(key)
-    for principle in fw.principles:
-        if comment_key(principle.id) in changed:
-            save_comment(principle.id)
+        autosave.mark_saved(comment_key(item))
 
 
 # --- navigation: part, then one step or principle at a time ------------------------------
@@ -218,8 +179,9 @@ def step_page(step_id: str) -> None:
     with left:
         key = level_key(step_id)
         options = [NO_LEVEL, *[lv.id for lv in levels]]
-        seed(key, stored.level if stored is not None and stored.level in options else None)
-        st.radio(t("q.level.question", L), options, index=None, key=key, on_change=save_step, args=(step_id,),
+        saving = autosave.widget(key, stored.level if stored is not None and stored.level in options else None,
+                                 save_step, step_id, seed=True)
+        st.radio(t("q.level.question", L), options, index=None, **saving,
                  format_func=lambda lid: t("q.level.none", L) if lid == NO_LEVEL else fw.level_by_id[lid].name(L),
                  captions=[t("q.level.none.caption", L), *[lv.description(L) for lv in levels]])
     with right:
@@ -234,11 +196,11 @@ def step_page(step_id: str) -> None:
             st.markdown(f"*{level.name(L)}*")
             for tool in cell.tools:
                 box = tool_key(step_id, level.id, tool.id)
-                seed(box, stored is not None and tool.id in stored.tools)
+                saving = autosave.widget(box, stored is not None and tool.id in stored.tools,
+                                         save_step, step_id, seed=True)
                 # Checkbox labels do not wrap, so the description goes in a caption of its own.
                 # Plain text: the label is also the box's aria-label, read out by screen readers.
-                st.checkbox(tool.name(L), key=box, disabled=chosen is None,
-                            on_change=save_step, args=(step_id,))
+                st.checkbox(tool.name(L), disabled=chosen is None, **saving)
                 st.caption(tool.description(L))
 
 
@@ -250,13 +212,13 @@ def principle_page(principle_id: str) -> None:
         full = f"{principle.id}.{statement.id}"
         key = rating_key(full)
         value = response.ratings.get(full)
-        seed(key, value if value in SCALE_OPTIONS else None)
-        st.radio(statement.text(L), SCALE_OPTIONS, index=None, key=key, horizontal=True,
-                 on_change=save_rating, args=(full,), help=t(f"q.commitment.{statement.side}", L),
+        saving = autosave.widget(key, value if value in SCALE_OPTIONS else None, save_rating, full, seed=True)
+        st.radio(statement.text(L), SCALE_OPTIONS, index=None, horizontal=True, **saving,
+                 help=t(f"q.commitment.{statement.side}", L),
                  format_func=lambda v: fw.scale.dont_know(L) if v == DONT_KNOW else fw.scale.label(v, L))
     key = comment_key(principle.id)
-    seed(key, response.comments.get(principle.id, ""))
-    st.text_area(t("q.comment", L), key=key, on_change=save_comment, args=(principle.id,),
+    saving = autosave.widget(key, response.comments.get(principle.id, ""), save_comment, principle.id, seed=True)
+    st.text_area(t("q.comment", L), **saving,
                  placeholder=t("q.comment.placeholder", L), height=90)
 
 
@@ -272,7 +234,7 @@ def navigation() -> None:
                       query_params={"a": assessment.token, **lang_params()})
 
 
-save_unsaved()
+autosave.save_unsaved(save_step, save_rating, save_comment)
 header()
 part = st.segmented_control(t("q.part", L), PARTS, key=PART_KEY, required=True, label_visibility="collapsed",
                             format_func=lambda p: t(f"q.part.{p}", L))

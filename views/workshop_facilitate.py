@@ -19,7 +19,7 @@ from assessment.decks import deck_from_framework, list_decks
 from assessment.i18n import LANGUAGE_NAMES, t
 from assessment.qr import qr_png, qr_svg
 from assessment.workshop import GROUPS, ORDERS
-from assessment.workshop_store import normalize_code
+from assessment.workshop_store import FacilitatorView, normalize_code
 from assessment.workshop_views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
 from assessment.yamlsource import SourceError
 from views.common import framework, lang, token_from
@@ -114,6 +114,14 @@ def control_button(label: str, key: str, method: str, *args, disabled: bool = Fa
               type="primary" if primary else "secondary", width="stretch")
 
 
+def reveal_toggle(revealed: bool) -> None:
+    """Show the results to the participants, or hide them again."""
+    if revealed:
+        control_button(t("ws.ctl.hide", L), "ws_hide", "hide")
+    else:
+        control_button(t("ws.ctl.reveal", L), "ws_reveal", "reveal")
+
+
 def statement_controls(view) -> None:
     info = view.info
     last = info.current_index >= info.card_count - 1
@@ -126,10 +134,7 @@ def statement_controls(view) -> None:
         else:
             control_button(t("ws.ctl.open", L), "ws_open", "open_card", primary=True)
     with row[2]:
-        if info.revealed:
-            control_button(t("ws.ctl.hide", L), "ws_hide", "hide")
-        else:
-            control_button(t("ws.ctl.reveal", L), "ws_reveal", "reveal")
+        reveal_toggle(info.revealed)
     with row[3]:
         control_button(t("ws.ctl.next", L), "ws_next", "next_card", disabled=last)
     row = st.columns(4)
@@ -177,18 +182,27 @@ def participants_line(participants: dict[str, int]) -> str:
              civil_society=participants.get("civil_society", 0))
 
 
-@st.fragment(run_every=1)
-def live_tally(rendered_version: int) -> None:
-    """The only part that refreshes by itself: votes as they come in."""
+def live_state(rendered_version: int) -> FacilitatorView | None:
+    """The workshop's state for a self-refreshing fragment, with the participant count drawn.
+
+    None when it could not be read (the error is shown).
+    """
     try:
         view = store.facilitator_state(code, secret)
     except RECOVERABLE as exc:
         show_error(exc)
-        return
+        return None
     if view.info.version != rendered_version:
-        st.rerun()  # changed from another window: redraw statement and controls
+        st.rerun()  # changed from another window: redraw the whole page
     st.markdown(participants_line(view.participants))
-    if view.tally is None:
+    return view
+
+
+@st.fragment(run_every=1)
+def live_tally(rendered_version: int) -> None:
+    """The only part that refreshes by itself: votes as they come in."""
+    view = live_state(rendered_version)
+    if view is None or view.tally is None:
         return
     st.markdown(t("ws.fac.votes_on_card", L, n=view.votes_on_card))
     if st.session_state.get("ws_show_tally", True):
@@ -197,14 +211,9 @@ def live_tally(rendered_version: int) -> None:
 
 @st.fragment(run_every=1)
 def live_matrix(rendered_version: int) -> None:
-    try:
-        view = store.facilitator_state(code, secret)
-    except RECOVERABLE as exc:
-        show_error(exc)
+    view = live_state(rendered_version)
+    if view is None:
         return
-    if view.info.version != rendered_version:
-        st.rerun()
-    st.markdown(participants_line(view.participants))
     group = st.session_state.get("ws_matrix_group") or "overall"
     levels = view.matrix.get(group, [])
     placed = max((item.answered for item in levels), default=0)
@@ -262,10 +271,7 @@ def matrix_view(view) -> None:
     with row[0]:
         control_button(t("ws.ctl.back_to_cards", L), "ws_back", "go_to_card", info.current_index)
     with row[1]:
-        if info.revealed:
-            control_button(t("ws.ctl.hide", L), "ws_hide", "hide")
-        else:
-            control_button(t("ws.ctl.reveal", L), "ws_reveal", "reveal")
+        reveal_toggle(info.revealed)
     with row[2]:
         end_control()
 
