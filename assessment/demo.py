@@ -92,6 +92,9 @@ def demo_agreement(fw: Framework):
         "sv": "Överenskommelse om samverkan i Exempelstad (fiktivt demoexempel efter Örebros)",
         "en": "Agreement on cooperation in Exempelstad (fictional demo after Örebro's)",
     })
+    for party in data["parties"]:
+        if party["id"] == "public":
+            party["name"] = {"sv": DEMO_UNITS[0].name, "en": DEMO_UNITS[0].name}
     return agreement_from_data(data, fw, source="demo")
 
 

@@ -61,9 +61,11 @@ with st.expander(t("reg.followup.upload", L), expanded=False):
             st.success(t("reg.followup.uploaded", L, title=uploaded.title(L),
                          n=len(uploaded.commitments)))
 
-# Stored agreements keep the wording they were followed up with; shipped ones not yet stored are offered too.
-agreements = {a.id: a for a in shipped()}
-agreements.update({a.id: a for a in fs.list_agreements(store)})
+# Stored agreements (with their follow-ups) come first and keep the wording they were followed
+# up with; shipped ones not yet stored are offered after them.
+agreements = {a.id: a for a in fs.list_agreements(store)}
+for sample in shipped():
+    agreements.setdefault(sample.id, sample)
 if not agreements:
     st.info(t("reg.followup.none", L))
     st.stop()
