@@ -19,36 +19,27 @@ def dump(data) -> str:
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<path>\S+): (?P<message>.*)$")
 
 
-def _level_index(data, level_id):
-    return [lv["id"] for lv in data["levels"]].index(level_id)
+def _parent(d, path):
+    for part in path:
+        d = d[part]
+    return d
 
 
 def _del(path):
     def mutate(d):
-        *head, last = path
-        target = d
-        for part in head:
-            target = target[part]
-        del target[last]
+        del _parent(d, path[:-1])[path[-1]]
     return mutate
 
 
 def _set(path, value):
     def mutate(d):
-        *head, last = path
-        target = d
-        for part in head:
-            target = target[part]
-        target[last] = value
+        _parent(d, path[:-1])[path[-1]] = value
     return mutate
 
 
 def _append(path, make):
     def mutate(d):
-        target = d
-        for part in path:
-            target = target[part]
-        target.append(make(d))
+        _parent(d, path).append(make(d))
     return mutate
 
 
