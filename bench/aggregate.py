@@ -16,9 +16,14 @@ storage tables (exchange.bulk_load), then times:
 - changed: the same right after one answer was saved (only that assessment is checked);
 - page: what the comparison page computes for one side and one year, or for 5 units.
 
+With --page, the comparison page itself (views/compare.py through app.py, AppTest, same
+database and framework) is then rerun: first render, new selections, and per view reruns
+that change a filter, against a bare Streamlit page with as many elements (bench/compare_page.py).
+
 The two paths' scores and medians are checked to be equal. Last line: ratio=checked/baseline.
 
     .venv/bin/python bench/aggregate.py [--units 290 --years 10 --respondents 40] [--db URL]
+        [--page [--page-cycles 3] [--page-profile]]
 """
 
 from __future__ import annotations
@@ -136,6 +141,12 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--reuse", action="store_true",
                         help="with --db: use the data already there (from an earlier run with the same sizes)")
+    parser.add_argument("--page", action="store_true",
+                        help="also time reruns of the comparison page on this data (AppTest)")
+    parser.add_argument("--page-cycles", type=int, default=3,
+                        help="with --page: times each view's filter changes are played (the first fills caches)")
+    parser.add_argument("--page-profile", action="store_true",
+                        help="with --page: cProfile each view's filter reruns")
     args = parser.parse_args()
 
     fw = bench_framework(args.statements)
@@ -216,9 +227,14 @@ def main() -> None:
             print(f"  differs: {year} {principle_ids[pindex]}: median {band.median} vs {med}")
             mismatches += 1
     print(f"checked {len(base)} year x principle groups against the baseline: {mismatches} differ")
-    tmp.cleanup()
     if mismatches:
+        tmp.cleanup()
         sys.exit("the comparison and the baseline disagree")
+    if args.page:
+        import compare_page  # bench/, next to this file
+
+        compare_page.measure(url, fw, Path(tmp.name), cycles=args.page_cycles, profile=args.page_profile)
+    tmp.cleanup()
     print(f"ratio={checked_s / base_s:.2f}")
 
 

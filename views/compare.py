@@ -30,7 +30,11 @@ st.title(t("reg.compare.title", L))
 st.caption(t("reg.compare.intro", L))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+# Kept as live objects (cache_resource), not pickled copies (cache_data): the page only reads
+# them, and unpickling a region's comparison (tens of thousands of small objects) on every
+# rerun also set off a full garbage collection of the heap every rerun or two (100-400 ms at
+# 290 units). A region's comparison is ~10 MB in memory, hence few entries; an hour at most.
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _comparison(units: tuple[str, ...] | None, years: tuple[int, ...] | None, side: str | None,
                 region: str | None, version: tuple) -> compare.Comparison:
     # `version` (compare.data_version) changes with the data, so an import is never hidden by the cache.
@@ -38,7 +42,7 @@ def _comparison(units: tuple[str, ...] | None, years: tuple[int, ...] | None, si
                            years=list(years) if years else None, side=side, region=region)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _heatmap(units: tuple[str, ...] | None, year: int, side: str | None, region: str | None,
              version: tuple) -> list[compare.HeatCell]:
     agg = compare.load_aggregates(store, fw, units=list(units) if units is not None else None,
