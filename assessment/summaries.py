@@ -18,7 +18,7 @@ import json
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -110,27 +110,27 @@ def _fingerprints(conn: sa.Connection, where: list) -> dict[int, tuple[str, date
     """Per selected assessment: 'count:id sum:last update' of its responses, and that last update.
 
     Read from the (assessment_id, updated_at) index alone; the update time is taken as the
-    driver gives it (no per-row parsing): text on SQLite, a datetime on PostgreSQL.
+    driver gives it (no per-row parsing): text on SQLite, a datetime on PostgreSQL. The last
+    update is one index lookup per assessment (its entries are in update order), not a max()
+    over every entry: on SQLite the grouped max() alone costs more than count and id sum together.
     """
+    last_update = sa.select(sa.type_coerce(sa.func.max(responses.c.updated_at), sa.String)) \
+        .where(responses.c.assessment_id == assessments.c.id).scalar_subquery()
+    groups = sa.select(responses.c.assessment_id, sa.func.count().label("n"),
+                       sa.func.sum(responses.c.id).label("id_sum")).group_by(responses.c.assessment_id)
+    places = assessments
     if where:
-        chosen = sa.select(assessments.c.id).select_from(
-            assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where)
-        ids = list(conn.execute(chosen).scalars())
-    else:
-        ids = list(conn.execute(sa.select(assessments.c.id)).scalars())
-    last_update = sa.type_coerce(sa.func.max(responses.c.updated_at), sa.String)
-    query = sa.select(responses.c.assessment_id, sa.func.count(), sa.func.sum(responses.c.id), last_update) \
-        .group_by(responses.c.assessment_id)
-    out = {aid: ("0:0:-", None) for aid in ids}
-    rows = []
-    if where:
-        for start in range(0, len(ids), 5000):
-            rows += conn.execute(query.where(responses.c.assessment_id.in_(ids[start:start + 5000]))).all()
-    else:
-        rows = conn.execute(query).all()
-    for aid, count, id_sum, last in rows:
-        if aid in out:
-            out[aid] = (f"{count}:{id_sum}:{last}", last if isinstance(last, datetime) else None)
+        places = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
+        chosen = sa.select(assessments.c.id).select_from(places).where(*where)
+        groups = groups.where(responses.c.assessment_id.in_(chosen))
+    groups = groups.subquery()
+    # One statement, so one snapshot: count, id sum and last update always belong together.
+    query = sa.select(assessments.c.id, groups.c.n, groups.c.id_sum, last_update).select_from(
+        places.outerjoin(groups, groups.c.assessment_id == assessments.c.id)).where(*where)
+    out = {}
+    for aid, count, id_sum, last in conn.execute(query):
+        out[aid] = (f"{count}:{id_sum}:{last}", last if isinstance(last, datetime) else None) \
+            if count else ("0:0:-", None)
     return out
 
 
@@ -159,15 +159,18 @@ def refresh_summaries(db: Any, fw: Framework, units: Sequence[str] | None = None
     where = selection_filters(units, years, region)
     if assessment_ids is not None:
         where.append(assessments.c.id.in_(list(assessment_ids)))
+    state = sa.select(summary_state.c.assessment_id, summary_state.c.fingerprint)
+    # Only current, settled summaries of this framework count as stored (filtered in SQL:
+    # fewer rows to turn into Python objects); with no filter, no join either.
+    state = state.where(summary_state.c.framework == fw_hash, summary_state.c.settled.is_(True))
+    if where:
+        state = state.select_from(
+            summary_state.join(assessments, assessments.c.id == summary_state.c.assessment_id)
+            .join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where)
     with engine.connect() as conn:
-        stored = {r.assessment_id: (r.fingerprint, r.framework, r.settled)
-                  for r in conn.execute(sa.select(summary_state).select_from(
-                      summary_state.join(assessments, assessments.c.id == summary_state.c.assessment_id)
-                      .join(unit_table, unit_table.c.id == assessments.c.unit_id)).where(*where))}
+        stored = dict(conn.execute(state).all()) if not force else {}
         current = _fingerprints(conn, where)
-    stale = [aid for aid, (fp, _last) in current.items()
-             if force or stored.get(aid) is None or stored[aid][0] != fp or stored[aid][1] != fw_hash
-             or not stored[aid][2]]
+    stale = [aid for aid, (fp, _last) in current.items() if stored.get(aid) != fp]
     if not stale:
         return 0
     principle_of = {key: p.id for key, (p, _s) in fw.statement_by_key.items()}
@@ -260,10 +263,13 @@ def _signature(engine: sa.Engine) -> tuple[str, int, bool, tuple]:
     """
     count, top = sa.func.count, sa.func.max
     _ensure_index(engine)
-    query = sa.select(*(sa.select(x).scalar_subquery() for x in (
-        count(responses.c.id), top(responses.c.id), sa.type_coerce(top(responses.c.updated_at), sa.String),
-        count(assessments.c.id), top(assessments.c.id))),
-        sa.select(count()).select_from(summary_state).scalar_subquery())
+    # count(*), not count(id): SQLite answers count(*) from its smallest index in well under a
+    # millisecond, but reads every id for count(id) (five times slower at 100 000 responses).
+    parts = (sa.select(count()).select_from(responses), sa.select(top(responses.c.id)),
+             sa.select(sa.type_coerce(top(responses.c.updated_at), sa.String)),
+             sa.select(count()).select_from(assessments), sa.select(top(assessments.c.id)),
+             sa.select(count()).select_from(summary_state))
+    query = sa.select(*(part.scalar_subquery() for part in parts))
     with engine.connect() as conn:
         r = conn.execute(query).one()
         unit_rows = conn.execute(sa.select(unit_table.c.id, unit_table.c.name, unit_table.c.kind,
@@ -283,7 +289,7 @@ def _touched_since(conn: sa.Connection, position: Sequence) -> list[int] | None:
     when responses were deleted too (then every assessment has to be checked)."""
     count, top_id, last = position
     added = conn.execute(sa.select(sa.func.count()).where(responses.c.id > top_id)).scalar()
-    if conn.execute(sa.select(sa.func.count(responses.c.id))).scalar() != count + added:
+    if conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar() != count + added:
         return None
     touched = set(conn.execute(sa.select(responses.c.assessment_id).where(responses.c.id > top_id)).scalars())
     if last is not None:
@@ -343,15 +349,19 @@ def summary_rows(conn: sa.Connection, columns: Sequence, selection: Sequence[int
     return rows
 
 
+def _decode_all(texts: Iterable[str]) -> list:
+    """The JSON texts decoded in one json.loads call (a third of the time of one call each)."""
+    return json.loads("[" + ",".join(texts) + "]")
+
+
 def load_summaries(conn: sa.Connection, agg: Any, places: dict[int, tuple[str, int]],
                     selection: Sequence[int] | None, side: str | None, with_steps: bool) -> None:
-    loads = json.loads
-    for aid, n, text in summary_rows(conn, [summary.c.respondents, summary.c.principles], selection, side):
+    rows = summary_rows(conn, [summary.c.respondents, summary.c.principles], selection, side)
+    for (aid, n, _text), sums in zip(rows, _decode_all(row[2] for row in rows)):
         place = places.get(aid)
         if place is None:
             continue
         key = (place[0], place[1], side)
-        sums = loads(text)
         if key not in agg.respondents:
             agg.respondents[key] = n
             agg.principles[key] = sums
@@ -369,12 +379,13 @@ def load_summaries(conn: sa.Connection, agg: Any, places: dict[int, tuple[str, i
 
 def load_steps(conn: sa.Connection, agg: Any, places: dict[int, tuple[str, int]],
                 selection: Sequence[int] | None, side: str | None) -> None:
-    for aid, text in summary_rows(conn, [summary.c.steps], selection, side):
+    rows = summary_rows(conn, [summary.c.steps], selection, side)
+    for (aid, _text), steps in zip(rows, _decode_all(row[1] for row in rows)):
         place = places.get(aid)
         if place is None:
             continue
         merged = agg.steps.setdefault((place[0], place[1], side), {})
-        for step_id, counts in json.loads(text).items():
+        for step_id, counts in steps.items():
             target = merged.setdefault(step_id, {})
             for level, n in counts.items():
                 target[level] = target.get(level, 0) + n
