@@ -157,28 +157,6 @@ def bench_environment(db_url: str, fw: Framework, workdir: Path):
                 os.environ[key] = value
 
 
-def profiled(fn: Callable[[], object], lines: int = 40) -> None:
-    """cProfile of fn, including the script threads AppTest runs the page in."""
-    import cProfile
-    import pstats
-    import threading
-
-    profiles: list[cProfile.Profile] = []
-
-    def start_in_thread(frame, event, arg):
-        profile = cProfile.Profile()
-        profiles.append(profile)
-        profile.enable()
-
-    threading.setprofile(start_in_thread)
-    try:
-        fn()
-    finally:
-        threading.setprofile(None)
-    if profiles:
-        pstats.Stats(*profiles).sort_stats("cumulative").print_stats(lines)
-
-
 def ms(values: list[float], labels: list[str] | None = None) -> str:
     worst = max(range(len(values)), key=values.__getitem__)
     return (f"median {statistics.median(values):7.1f} ms  max {values[worst]:7.1f} ms"
@@ -252,7 +230,7 @@ def measure(db_url: str, fw: Framework, workdir: Path, cycles: int = 3, bare_rer
                   f"{statistics.median(paired_bare):7.1f} ms: {ratio:.2f}x")
             if profile:
                 print(f"--- profile: {view}, {len(script)} filter reruns")
-                profiled(lambda: [(change(at), at.run()) for _label, change in script])
+                rerun.profiled(lambda: [(change(at), at.run()) for _label, change in script], lines=40)
             at.radio(key="cmp_view").set_value("profiles")  # every view starts from the same state
             at.run()
         verdict = "under" if max(worst_warm, worst_first) < USABLE_MS else "OVER"

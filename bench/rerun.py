@@ -251,8 +251,8 @@ def count(at: AppTest) -> int:
     return walk(at.main) + walk(at.sidebar)
 
 
-def profile_reruns(at: AppTest, reruns: int, lines: int = 35) -> None:
-    """Where the page's reruns spend their time (the script runs in threads of its own)."""
+def profiled(fn, lines: int = 35) -> None:
+    """cProfile of fn, including the script threads AppTest runs the page in."""
     import cProfile
     import pstats
     import threading
@@ -267,12 +267,11 @@ def profile_reruns(at: AppTest, reruns: int, lines: int = 35) -> None:
 
     threading.setprofile(start_in_thread)
     try:
-        time_reruns(at, reruns)
+        fn()
     finally:
         threading.setprofile(None)
-    stats = pstats.Stats(*profiles) if profiles else None
-    if stats:
-        stats.sort_stats("cumulative").print_stats(lines)
+    if profiles:
+        pstats.Stats(*profiles).sort_stats("cumulative").print_stats(lines)
 
 
 def main() -> None:
@@ -309,7 +308,7 @@ def main() -> None:
         print(f"{name:20s} elements={count(at):3d} (bare {count(bare):3d})  "
               f"median page {ours_ms:6.1f} ms  bare {base_ms:6.1f} ms  ratio {ratios[name]:.2f}")
         if args.profile:
-            profile_reruns(at, args.reruns)
+            profiled(lambda: time_reruns(at, args.reruns))
     print(f"ratio={max(ratios.values()):.2f}")
 
 

@@ -108,6 +108,24 @@ def sqlite_engine(sqlite_url):
     engine.dispose()
 
 
+# --- app pages (AppTest) --------------------------------------------------------------------
+# The app opens its database from the environment; these point it at a temp SQLite file and
+# give the test a Store on the same file. Test modules with a store of their own override them.
+@pytest.fixture
+def db_path(tmp_path, monkeypatch):
+    path = tmp_path / "pages.db"
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSESSMENT_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def store(db_path, framework):
+    from assessment.storage import Store
+
+    return Store.open(f"sqlite:///{db_path}", framework)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url():
     """URL of the test PostgreSQL server's maintenance database.

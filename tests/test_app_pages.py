@@ -13,23 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assessment.i18n import t
-from assessment.storage import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
-
-
-@pytest.fixture
-def db_path(tmp_path, monkeypatch):
-    path = tmp_path / "pages.db"
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSESSMENT_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def store(db_path, framework):
-    return Store.open(f"sqlite:///{db_path}", framework)
 
 
 def open_page(page: str, **params: str) -> AppTest:

@@ -24,19 +24,6 @@ TIMEOUT = 90
 REGION = "Testlän"
 
 
-@pytest.fixture
-def db_path(tmp_path, monkeypatch):
-    path = tmp_path / "regional.db"
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSESSMENT_DB", str(path))
-    return path
-
-
-@pytest.fixture
-def store(db_path, framework):
-    return Store.open(f"sqlite:///{db_path}", framework)
-
-
 def answer(fw, unit: str, year: int, side: str, rating: int, level: str = "information") -> Response:
     return Response(unit=unit, year=year, side=side, ratings={key: rating for key in fw.statement_by_key},
                     steps={s.id: StepAnswer(level=level) for s in fw.steps})
