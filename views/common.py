@@ -107,6 +107,13 @@ def lang_params() -> dict[str, str]:
     return {"lang": lang()} if lang() != DEFAULT_LANG else {}
 
 
+def stop_with(message: str) -> None:
+    """Show one error and the way back home, and end the page run."""
+    st.error(message)
+    st.page_link("views/home.py", label=t("common.back_home", lang()), icon="🏠", query_params=lang_params())
+    st.stop()
+
+
 def token_from(text: str, param: str) -> str:
     """A token from a pasted link (…?r=TOKEN) or from the bare token itself."""
     text = (text or "").strip()

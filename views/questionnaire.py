@@ -16,18 +16,13 @@ from assessment.i18n import t
 from assessment.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.scoring import progress
 from views.autosave import Autosave
-from views.common import app_url, find_response, framework, get_store, lang, lang_params, show_flash
+from views.common import (app_url, find_response, framework, get_store, lang, lang_params, show_flash,
+                          stop_with)
 
 L = lang()
 fw = framework()
 store = get_store()
 PARTS = ("matrix", "principles")
-
-
-def stop_with(message: str) -> None:
-    st.error(message)
-    st.page_link("views/home.py", label=t("common.back_home", L), icon="🏠", query_params=lang_params())
-    st.stop()
 
 
 token = (st.query_params.get("r") or "").strip()

@@ -12,19 +12,14 @@ import streamlit as st
 
 from assessment.i18n import t
 from assessment.scoring import by_side
-from views.common import app_url, find_assessment, find_response, framework, get_store, lang, lang_params
+from views.common import (app_url, find_assessment, find_response, framework, get_store, lang, lang_params,
+                          stop_with)
 from views.results_content import content, fingerprint
 
 L = lang()
 fw = framework()
 store = get_store()
 SIDES = ("public", "civil_society")
-
-
-def stop_with(message: str) -> None:
-    st.error(message)
-    st.page_link("views/home.py", label=t("common.back_home", L), icon="🏠", query_params=lang_params())
-    st.stop()
 
 
 def load_assessment():
