@@ -38,10 +38,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assessment import compare, exchange  # noqa: E402
-from assessment.db import init_db, make_engine  # noqa: E402
-from assessment.framework import Framework, load_framework  # noqa: E402
-from assessment.responses import DONT_KNOW, Response, StepAnswer  # noqa: E402
+from assessment.exchange import importer as exchange  # noqa: E402
+from assessment.framework.matrix import Framework, load_framework  # noqa: E402
+from assessment.framework.responses import DONT_KNOW, Response, StepAnswer  # noqa: E402
+from assessment.regional import compare
+from assessment.store.engine import init_db, make_engine  # noqa: E402
 
 SIDES = ("public", "civil_society")
 
@@ -194,7 +195,7 @@ def main() -> None:
 
     # One answer saved through the questionnaire's path, then the comparison again: only that
     # assessment is checked and re-summed.
-    from assessment.storage import Store
+    from assessment.store.responses import Store
     store = Store(engine)
     info = store.find_assessment(names[0], max(full.years))
     token = store.start_response(info.token, "public")

@@ -38,7 +38,7 @@ sys.path.insert(0, str(BENCH))
 import rerun  # noqa: E402  (also keeps compiled page scripts, as a running server does)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from assessment.framework import Framework  # noqa: E402
+from assessment.framework.matrix import Framework  # noqa: E402
 
 PAGE = "views/compare.py"
 VIEWS = ("profiles", "unit", "ranking", "steps", "trends")
@@ -168,7 +168,7 @@ def measure(db_url: str, fw: Framework, workdir: Path, cycles: int = 3, bare_rer
     """Print the page's rerun times; returns the worst warm rerun in ms."""
     import streamlit as st
 
-    from assessment import compare
+    from assessment.regional import compare
 
     with bench_environment(db_url, fw, workdir):
         # As a server just started: nothing cached in this process (the summaries are current).

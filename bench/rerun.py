@@ -62,9 +62,9 @@ script_cache.ScriptCache.get_bytecode = _cached_bytecode
 
 def make_data(db_url: str, respondents: int) -> tuple[str, str]:
     """An assessment with `respondents` answers (both sides), and a half-answered response token."""
-    from assessment.demo import demo_responses
-    from assessment.framework import get_framework
-    from assessment.storage import Store
+    from assessment.framework.matrix import get_framework
+    from assessment.regional.demo import demo_responses
+    from assessment.store.responses import Store
 
     fw = get_framework()
     store = Store.open(db_url, fw)

@@ -79,7 +79,7 @@ def _no_real_database(tmp_path_factory):
 @pytest.fixture(scope="session")
 def framework():
     """The shipped matrix (matrix.yaml), loaded once."""
-    from assessment.framework import load_framework
+    from assessment.framework.matrix import load_framework
 
     return load_framework()
 
@@ -87,7 +87,7 @@ def framework():
 # --- databases ---------------------------------------------------------------------------
 
 def _make_schema_engine(url: str):
-    from assessment.db import init_db, make_engine
+    from assessment.store.engine import init_db, make_engine
 
     engine = make_engine(url)
     init_db(engine)
@@ -121,7 +121,7 @@ def db_path(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(db_path, framework):
-    from assessment.storage import Store
+    from assessment.store.responses import Store
 
     return Store.open(f"sqlite:///{db_path}", framework)
 

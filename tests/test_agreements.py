@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assessment.agreements import AGREEMENTS_DIR, load_agreement, parse_agreement, shipped_agreements
-from assessment.yamlsource import SourceError
+from assessment.framework.yamlsource import SourceError
+from assessment.regional.agreements import AGREEMENTS_DIR, load_agreement, parse_agreement, shipped_agreements
 
 OREBRO = AGREEMENTS_DIR / "orebro.yaml"
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"

@@ -47,7 +47,7 @@ def test_home_renders_in_both_languages(db_path, lang):
 
 
 def test_home_lists_demo_assessments_as_fictional(store, framework):
-    from assessment.demo import DEMO_UNITS
+    from assessment.regional.demo import DEMO_UNITS
 
     unit = DEMO_UNITS[0].name
     store.create_assessment(unit, 2025)

@@ -18,9 +18,9 @@ from google.protobuf.message import DecodeError
 from playwright.sync_api import Page, WebSocket, expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from assessment.framework.responses import DONT_KNOW
 from assessment.i18n import t
-from assessment.responses import DONT_KNOW
-from assessment.storage import Store
+from assessment.store.responses import Store
 
 UNIT = "Webbstads kommun"
 # Generous: a loaded 2-core machine runs the server, Chromium and pytest at once. Every wait is

@@ -12,10 +12,10 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from assessment.charts import PALETTE
+from assessment.charts.scores import PALETTE
+from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.responses import Response, StepAnswer
-from assessment.storage import Store
+from assessment.store.responses import Store
 
 REGION = "Webblän"
 WAIT_MS = 30_000  # the first run of a fresh server imports the chart libraries

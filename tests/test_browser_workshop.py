@@ -13,10 +13,10 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
-from assessment.decks import get_deck
 from assessment.i18n import t
-from assessment.workshop import GROUPS, VOTE_VALUES
-from assessment.workshop_views_support import vote_label
+from assessment.workshop.decks import get_deck
+from assessment.workshop.tallies import GROUPS, VOTE_VALUES
+from assessment.workshop.views_support import vote_label
 from test_qr import decode_png  # the small QR decoder of tests/test_qr.py
 
 PHONE = {"width": 390, "height": 844}

@@ -7,10 +7,10 @@ import statistics
 
 import pytest
 
-from assessment import compare
-from assessment.responses import DONT_KNOW, Response, StepAnswer
-from assessment.scoring import principle_scores, step_levels
-from assessment.storage import Store
+from assessment.framework.responses import DONT_KNOW, Response, StepAnswer
+from assessment.regional import compare
+from assessment.scoring.scores import principle_scores, step_levels
+from assessment.store.responses import Store
 
 
 def keys(fw, principle_id):

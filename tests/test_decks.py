@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from assessment.decks import DECKS_DIR, deck_from_framework, get_deck, list_decks, load_deck, parse_deck
-from assessment.yamlsource import SourceError
+from assessment.framework.yamlsource import SourceError
+from assessment.workshop.decks import DECKS_DIR, deck_from_framework, get_deck, list_decks, load_deck, parse_deck
 from test_gaps import tiny_framework
 
 BURLOV = DECKS_DIR / "burlov.yaml"

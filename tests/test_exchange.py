@@ -11,13 +11,15 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from assessment import compare, db, exchange
-from assessment import followup_store as fs
-from assessment.agreements import AGREEMENTS_DIR, load_agreement
-from assessment.demo import demo_responses
-from assessment.responses import Response, StepAnswer
-from assessment.storage import Store
-from assessment.yamlsource import SourceError
+from assessment.exchange import importer as exchange
+from assessment.framework.responses import Response, StepAnswer
+from assessment.framework.yamlsource import SourceError
+from assessment.regional import compare
+from assessment.regional import followup as fs
+from assessment.regional.agreements import AGREEMENTS_DIR, load_agreement
+from assessment.regional.demo import demo_responses
+from assessment.store import engine as db
+from assessment.store.responses import Store
 
 
 def fill(engine, fw) -> Store:

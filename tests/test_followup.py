@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from assessment import followup_store as fs
-from assessment.agreements import AGREEMENTS_DIR, agreement_from_data, load_agreement
+from assessment.regional import followup as fs
+from assessment.regional.agreements import AGREEMENTS_DIR, agreement_from_data, load_agreement
 
 
 def small_agreement(fw):

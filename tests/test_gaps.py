@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assessment.framework import Framework
-from assessment.gaps import Gap, gap_table, level_percent
-from assessment.responses import Response
+from assessment.framework.matrix import Framework
+from assessment.framework.responses import Response
+from assessment.scoring.gaps import Gap, gap_table, level_percent
 
 
 def text(word: str) -> dict:

@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 import yaml
 
-from assessment.framework import DEFAULT_MATRIX, get_framework, load_framework, statement_key
-from assessment.scoring import StepLevel, advice, principle_scores
-from assessment.yamlsource import SourceError
+from assessment.framework.matrix import DEFAULT_MATRIX, get_framework, load_framework, statement_key
+from assessment.framework.yamlsource import SourceError
+from assessment.scoring.scores import StepLevel, advice, principle_scores
 
 CORE_LEVELS = ["information", "consultation", "dialogue", "partnership"]
 STEPS = {

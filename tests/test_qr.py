@@ -15,7 +15,7 @@ import pytest
 import segno
 from PIL import Image
 
-from assessment.qr import QUIET_ZONE, qr_png, qr_svg
+from assessment.workshop.qr import QUIET_ZONE, qr_png, qr_svg
 
 # (blocks, data codewords per block) for versions 1-4; all blocks equal in size there.
 DATA_BLOCKS = {

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assessment import exchange
-from assessment import followup_store as fs
-from assessment.agreements import AGREEMENTS_DIR, shipped_agreements
+from assessment.exchange import importer as exchange
+from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.responses import Response, StepAnswer
-from assessment.storage import Store
+from assessment.regional import followup as fs
+from assessment.regional.agreements import AGREEMENTS_DIR, shipped_agreements
+from assessment.store.responses import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pytest
 
-from assessment import followup_store as fs
-from assessment.agreements import shipped_agreements
+from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.report import (Figure, Table, build_report, collect_report, number, render_html, report_blocks,
-                               unicode_font)
-from assessment.responses import Response, StepAnswer
-from assessment.storage import Store
+from assessment.regional import followup as fs
+from assessment.regional.agreements import shipped_agreements
+from assessment.report.content import (Figure, Table, build_report, collect_report, number, render_html, report_blocks,
+                                       unicode_font)
+from assessment.store.responses import Store
 
 UNIT, NEIGHBOUR, ELSEWHERE = "Åby kommun", "Bäcka kommun", "Öby kommun"
 REGION = "Testlän"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assessment.framework import load_framework
-from assessment.responses import Response, StepAnswer, dump_response, parse_response, read_response
-from assessment.yamlsource import SourceError
+from assessment.framework.matrix import load_framework
+from assessment.framework.responses import Response, StepAnswer, dump_response, parse_response, read_response
+from assessment.framework.yamlsource import SourceError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

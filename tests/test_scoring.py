@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assessment.framework import load_framework
-from assessment.responses import DONT_KNOW, Response, StepAnswer
-from assessment.scoring import advice, by_side, next_level, principle_scores, progress, statement_scores, step_levels
+from assessment.framework.matrix import load_framework
+from assessment.framework.responses import DONT_KNOW, Response, StepAnswer
+from assessment.scoring.scores import (advice, by_side, next_level, principle_scores, progress, statement_scores,
+                                       step_levels)
 
 
 @pytest.fixture(scope="module")

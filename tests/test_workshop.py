@@ -10,12 +10,12 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from assessment.decks import Card, Deck, load_deck, DECKS_DIR
-from assessment.framework import Text
-from assessment.workshop import Counts, matrix_levels, summary_order, tally_votes
-from assessment.workshop_store import (CODE_ALPHABET, CODE_LENGTH, Forbidden, InvalidInput, Refused,
-                                       UnknownParticipant, UnknownWorkshop, WorkshopStore,
-                                       workshop_votes, workshops)
+from assessment.framework.matrix import Text
+from assessment.workshop.decks import Card, Deck, load_deck, DECKS_DIR
+from assessment.workshop.repository import (CODE_ALPHABET, CODE_LENGTH, Forbidden, InvalidInput, Refused,
+                                            UnknownParticipant, UnknownWorkshop, WorkshopStore,
+                                            workshop_votes, workshops)
+from assessment.workshop.tallies import Counts, matrix_levels, summary_order, tally_votes
 from test_gaps import tiny_framework
 
 # --- pure tallies --------------------------------------------------------------------------

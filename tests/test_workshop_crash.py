@@ -25,10 +25,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assessment.db import init_db, make_engine  # noqa: E402
-from assessment.decks import Card, Deck  # noqa: E402
-from assessment.framework import Text  # noqa: E402
-from assessment.workshop_store import WorkshopStore  # noqa: E402
+from assessment.framework.matrix import Text  # noqa: E402
+from assessment.store.engine import init_db, make_engine  # noqa: E402
+from assessment.workshop.decks import Card, Deck  # noqa: E402
+from assessment.workshop.repository import WorkshopStore  # noqa: E402
 
 THREADS = 6
 PARTICIPANTS = 240  # 40 per thread
@@ -159,7 +159,7 @@ def test_confirmed_votes_survive_sigkill_postgresql(pg_url, tmp_path):
 def test_confirmed_votes_survive_killing_the_streamlit_server(start_streamlit, browser, tmp_path):
     """The same through the real app: a vote is confirmed when the phone page says it was saved."""
     from assessment.i18n import t
-    from assessment.workshop_views_support import vote_label
+    from assessment.workshop.views_support import vote_label
 
     database = tmp_path / "app.db"
     engine = make_engine(f"sqlite:///{database}")

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assessment.decks import get_deck
 from assessment.i18n import t
-from assessment.workshop import Counts, Tally
-from assessment.workshop_store import WorkshopStore
-from assessment.workshop_views_support import (facilitator_url, join_url, public_base_url, spaced_code,
+from assessment.workshop.decks import get_deck
+from assessment.workshop.repository import WorkshopStore
+from assessment.workshop.tallies import Counts, Tally
+from assessment.workshop.views_support import (facilitator_url, join_url, public_base_url, spaced_code,
                                                tally_bar_html, tally_frame)
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from assessment.yamlsource import SourceError, format_path, load_yaml, parse_model
+from assessment.framework.yamlsource import SourceError, format_path, load_yaml, parse_model
 
 TEXT = """\
 name: Burlöv

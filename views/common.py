@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import streamlit as st
 
-from assessment.framework import Framework, get_framework
+from assessment.framework.matrix import Framework, get_framework
+from assessment.framework.yamlsource import SourceError
 from assessment.i18n import DEFAULT_LANG, LANGUAGE_NAMES, t
-from assessment.yamlsource import SourceError
 
 
 def language_switch() -> str:
@@ -49,14 +49,14 @@ def framework() -> Framework:
 def _store(url: str, framework_id: int, _framework: Framework):
     # One engine (connection pool) per database for the whole server, not one per rerun.
     # The framework lets the Store refuse answers that do not fit the matrix.
-    from assessment.storage import Store
+    from assessment.store.responses import Store
 
     return Store.open(url, _framework)
 
 
 def get_store():
     """The Store for the configured database (DATABASE_URL / ASSESSMENT_DB), created once."""
-    from assessment import db
+    from assessment.store import engine as db
 
     fw = framework()
     try:

@@ -13,10 +13,10 @@ import re
 import pandas as pd
 import streamlit as st
 
-from assessment import compare
-from assessment import compare_charts as cc
+from assessment.charts import comparison as cc
 from assessment.i18n import LANGUAGE_NAMES, t
-from assessment.report import build_report
+from assessment.regional import compare
+from assessment.report.content import build_report
 from views.common import framework, get_store, lang
 
 PAGE_SIZE = 48  # small multiples per page

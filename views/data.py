@@ -12,10 +12,10 @@ import re
 
 import streamlit as st
 
-from assessment import exchange
-from assessment import followup_store as fs
+from assessment.exchange import importer as exchange
+from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
-from assessment.yamlsource import SourceError
+from assessment.regional import followup as fs
 from views.common import framework, get_store, lang
 
 MAX_PROBLEMS_SHOWN = 60

@@ -13,11 +13,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from assessment import followup_store as fs
-from assessment.agreements import Agreement, parse_agreement, shipped_agreements
-from assessment.compare_charts import progress_bars
+from assessment.charts.comparison import progress_bars
+from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
-from assessment.yamlsource import SourceError
+from assessment.regional import followup as fs
+from assessment.regional.agreements import Agreement, parse_agreement, shipped_agreements
 from views.autosave import Autosave
 from views.common import framework, get_store, lang
 

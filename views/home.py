@@ -7,8 +7,8 @@ import datetime
 import pandas as pd
 import streamlit as st
 
-from assessment.demo import DEMO_UNITS
 from assessment.i18n import t
+from assessment.regional.demo import DEMO_UNITS
 from views.common import (app_url, find_assessment, find_response, flash, framework, get_store, lang,
                           lang_params, show_flash, token_from)
 

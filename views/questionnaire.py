@@ -12,9 +12,9 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from assessment.framework.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.i18n import t
-from assessment.responses import DONT_KNOW, NO_LEVEL, StepAnswer
-from assessment.scoring import progress
+from assessment.scoring.scores import progress
 from views.autosave import Autosave
 from views.common import (app_url, find_response, framework, get_store, lang, lang_params, show_flash,
                           stop_with)

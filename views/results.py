@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from assessment.i18n import t
-from assessment.scoring import by_side
+from assessment.scoring.scores import by_side
 from views.common import (app_url, find_assessment, find_response, framework, get_store, lang, lang_params,
                           stop_with)
 from views.results_content import content, fingerprint

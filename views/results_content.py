@@ -13,12 +13,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from assessment import charts
-from assessment.framework import Framework
-from assessment.gaps import gap_table
+from assessment.charts import scores as charts
+from assessment.framework.matrix import Framework
+from assessment.framework.responses import NO_LEVEL, dump_response, response_to_dict
 from assessment.i18n import t
-from assessment.responses import NO_LEVEL, dump_response, response_to_dict
-from assessment.scoring import advice, by_side, principle_scores, statement_scores, step_levels
+from assessment.scoring.gaps import gap_table
+from assessment.scoring.scores import advice, by_side, principle_scores, statement_scores, step_levels
 
 SIDES = ("public", "civil_society")
 

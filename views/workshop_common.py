@@ -8,15 +8,15 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from assessment.i18n import t
-from assessment.workshop_store import WorkshopError, WorkshopStore
-from assessment.workshop_views_support import PUBLIC_URL_ENV, TALLY_CSS, public_base_url
+from assessment.workshop.repository import WorkshopError, WorkshopStore
+from assessment.workshop.views_support import PUBLIC_URL_ENV, TALLY_CSS, public_base_url
 from views.common import lang
 
 
 @st.cache_resource(show_spinner=False)
 def _workshop_store(url: str) -> WorkshopStore:
     # One engine (pool) per database for the whole server: 200 phones poll it every second.
-    from assessment import db
+    from assessment.store import engine as db
 
     engine = db.get_engine(url)
     db.ensure_schema(engine)
@@ -24,7 +24,7 @@ def _workshop_store(url: str) -> WorkshopStore:
 
 
 def get_workshop_store() -> WorkshopStore:
-    from assessment import db
+    from assessment.store import engine as db
 
     try:
         return _workshop_store(db.database_url())

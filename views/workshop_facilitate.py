@@ -14,14 +14,14 @@ from datetime import date
 
 import streamlit as st
 
-from assessment import charts
-from assessment.decks import deck_from_framework, list_decks
+from assessment.charts import scores as charts
+from assessment.framework.yamlsource import SourceError
 from assessment.i18n import LANGUAGE_NAMES, t
-from assessment.qr import qr_png, qr_svg
-from assessment.workshop import GROUPS, ORDERS
-from assessment.workshop_store import FacilitatorView, normalize_code
-from assessment.workshop_views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
-from assessment.yamlsource import SourceError
+from assessment.workshop.decks import deck_from_framework, list_decks
+from assessment.workshop.qr import qr_png, qr_svg
+from assessment.workshop.repository import FacilitatorView, normalize_code
+from assessment.workshop.tallies import GROUPS, ORDERS
+from assessment.workshop.views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
 from views.common import framework, lang, token_from
 from views.workshop_common import RECOVERABLE, base_url, error_text, get_workshop_store, inject_css
 

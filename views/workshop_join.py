@@ -12,11 +12,11 @@ import html
 
 import streamlit as st
 
+from assessment.framework.responses import NO_LEVEL
 from assessment.i18n import t
-from assessment.responses import NO_LEVEL
-from assessment.workshop import ROLES, SIDES, VOTE_VALUES
-from assessment.workshop_store import normalize_code
-from assessment.workshop_views_support import VOTE_COLOURS, tally_html, vote_label
+from assessment.workshop.repository import normalize_code
+from assessment.workshop.tallies import ROLES, SIDES, VOTE_VALUES
+from assessment.workshop.views_support import VOTE_COLOURS, tally_html, vote_label
 from views.common import framework, lang
 from views.workshop_common import RECOVERABLE, error_text, get_workshop_store, inject_css
 

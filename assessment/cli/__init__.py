@@ -1,0 +1,1 @@
+"""The command line: ``assessment validate|score|demo|import|export|report|compare``."""

@@ -1,0 +1,1 @@
+"""Data files: export to JSON or CSV, and imports checked whole before anything is written."""

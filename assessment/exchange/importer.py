@@ -1,0 +1,461 @@
+"""Export and import: an assessment, a unit or the whole database, as JSON or CSV.
+
+JSON (``{"format": "assessment-export", "version": 1, ...}``) carries everything:
+units, assessments with their responses, agreements and follow-ups. CSV is for
+spreadsheets: one row per response and step, rating or comment, UTF-8 with a BOM
+and ``,`` or ``;`` between fields (Swedish Excel expects ``;``).
+
+An import is checked completely before anything is written, and then written in
+one transaction: a bad file changes nothing. Every problem names the file and the
+JSON path or the CSV line and column. Records keep their natural keys (unit name,
+assessment and response tokens, agreement id, agreement + commitment + year), so
+importing the same file twice adds nothing the second time. Reading and checking a
+file is ``exchange_parse``'s part; this module exports, writes imports and bulk-loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+
+from ..framework.matrix import Framework
+from ..framework.responses import DONT_KNOW, Response
+from ..framework.yamlsource import Problem, SourceError
+from ..regional import followup as fs
+from ..regional import summaries
+from ..regional.agreements import Agreement
+from ..store import engine as dbmod
+from ..store.responses import assessments, comments, new_token, ratings, responses, step_answers
+from ..store.responses import units as unit_table
+from .parse import (CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, AssessmentRecord,
+                    ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord,
+                    check_duplicates, iso, parse_import)
+
+BATCH = 5000  # responses per insert batch
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def _selection(unit: str | None, year: int | None, assessment: str | None) -> list:
+    where = []
+    if unit is not None:
+        where.append(unit_table.c.name == unit)
+    if year is not None:
+        where.append(assessments.c.year == year)
+    if assessment is not None:
+        where.append(assessments.c.token == assessment)
+    return where
+
+
+def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
+    rank = {k: i for i, k in enumerate(order)}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
+
+
+def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
+                assessment: str | None = None, agreements: bool = True) -> dict:
+    """The selected data as a JSON-ready dict (see the module docstring for the format).
+
+    LookupError when the selection names a unit or assessment that does not exist.
+    """
+    engine = fs.engine_of(db)
+    where = _selection(unit, year, assessment)
+    base = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
+    with engine.connect() as conn:
+        if unit is not None and conn.execute(sa.select(unit_table.c.id).where(unit_table.c.name == unit)).first() is None:
+            raise LookupError(f"no unit called '{unit}'")
+        if assessment is not None and conn.execute(
+                sa.select(assessments.c.id).where(assessments.c.token == assessment)).first() is None:
+            raise LookupError(f"no assessment with token '{assessment}'")
+        heads = conn.execute(
+            sa.select(assessments.c.id, assessments.c.token, unit_table.c.name, assessments.c.year,
+                      assessments.c.case, assessments.c.extensions, assessments.c.created_at)
+            .select_from(base).where(*where)
+            .order_by(unit_table.c.name, assessments.c.year, sa.func.coalesce(assessments.c.case, ""))).all()
+        unit_query = sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region).order_by(unit_table.c.name)
+        if unit is not None:
+            unit_query = unit_query.where(unit_table.c.name == unit)
+        elif where:
+            unit_query = unit_query.where(unit_table.c.name.in_(sorted({h.name for h in heads})))
+        unit_rows = conn.execute(unit_query).all()
+        ids = [h.id for h in heads]
+        by_assessment: dict[int, list[dict]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 500):
+            _export_responses(conn, fw, chunk, by_assessment)
+        data = {
+            "format": FORMAT, "version": VERSION, "exported_at": iso(dbmod.utcnow()),
+            "units": [{"name": n, "kind": k, "region": r} for n, k, r in unit_rows],
+            "assessments": [{"token": h.token, "unit": h.name, "year": h.year, "case": h.case,
+                             "extensions": list(h.extensions or []), "created_at": iso(h.created_at),
+                             "responses": by_assessment[h.id]} for h in heads],
+            "agreements": [], "followups": [],
+        }
+    if agreements and assessment is None:
+        chosen = [a for a in fs.list_agreements(engine) if unit is None or a.unit == unit]
+        data["agreements"] = [a.to_data() for a in chosen]
+        ids_ = {a.id for a in chosen}
+        data["followups"] = [
+            {"agreement": f.agreement_id, "commitment": f.commitment_id, "year": f.year, "status": f.status,
+             "note": f.note, "updated_at": iso(f.updated_at)}
+            for f in fs.followups(engine) if f.agreement_id in ids_ and (year is None or f.year == year)]
+    return data
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _export_responses(conn: sa.Connection, fw: Framework, assessment_ids: Sequence[int],
+                      out: dict[int, list[dict]]) -> None:
+    heads = conn.execute(
+        sa.select(responses.c.id, responses.c.assessment_id, responses.c.token, responses.c.side,
+                  responses.c.role, responses.c.extensions, responses.c.created_at, responses.c.updated_at,
+                  responses.c.submitted_at)
+        .where(responses.c.assessment_id.in_(list(assessment_ids)))
+        .order_by(responses.c.id)).all()
+    ids = [h.id for h in heads]
+    steps: dict[int, dict] = {i: {} for i in ids}
+    rates: dict[int, dict] = {i: {} for i in ids}
+    notes: dict[int, dict] = {i: {} for i in ids}
+    for chunk in _chunks(ids, 2000):
+        for rid, step_id, level, tools in conn.execute(
+                sa.select(step_answers.c.response_id, step_answers.c.step_id, step_answers.c.level,
+                          step_answers.c.tools).where(step_answers.c.response_id.in_(list(chunk)))):
+            steps[rid][step_id] = {"level": level, "tools": list(tools or [])}
+        for rid, key, value, dont_know in conn.execute(
+                sa.select(ratings.c.response_id, ratings.c.statement_key, ratings.c.value, ratings.c.dont_know)
+                .where(ratings.c.response_id.in_(list(chunk)))):
+            rates[rid][key] = DONT_KNOW if dont_know else value
+        for rid, key, text in conn.execute(
+                sa.select(comments.c.response_id, comments.c.key, comments.c.text)
+                .where(comments.c.response_id.in_(list(chunk)))):
+            notes[rid][key] = text
+    step_order = [s.id for s in fw.steps]
+    for h in heads:
+        s, r, c = steps[h.id], rates[h.id], notes[h.id]
+        out[h.assessment_id].append({
+            "token": h.token, "side": h.side, "role": h.role or "",
+            "extensions": None if h.extensions is None else list(h.extensions),
+            "created_at": iso(h.created_at), "updated_at": iso(h.updated_at),
+            "submitted_at": iso(h.submitted_at),
+            "steps": {k: s[k] for k in _ordered(s, step_order)},
+            "ratings": {k: r[k] for k in _ordered(r, fw.statement_keys)},
+            "comments": {k: c[k] for k in sorted(c)},
+        })
+
+
+def export_json(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
+                assessment: str | None = None) -> bytes:
+    data = export_data(db, fw, unit, year, assessment)
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def export_csv(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
+               assessment: str | None = None, delimiter: str = ",") -> bytes:
+    """CSV with a BOM: one row per assessment, response, step, rating and comment."""
+    if delimiter not in DELIMITERS:
+        raise ValueError(f"delimiter must be ',' or ';' (got {delimiter!r})")
+    data = export_data(db, fw, unit, year, assessment, agreements=False)
+    kinds = {u["name"]: (u["kind"], u["region"] or "") for u in data["units"]}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for a in data["assessments"]:
+        kind, region = kinds.get(a["unit"], ("municipality", ""))
+        head = {"unit": a["unit"], "kind": kind, "region": region, "year": a["year"], "case": a["case"] or "",
+                "assessment": a["token"]}
+
+        def row(**values) -> list:
+            merged = {**head, **values}
+            return [merged.get(col, "") for col in CSV_COLUMNS]
+
+        writer.writerow(row(item_type="assessment", extensions=LIST_SEP.join(a["extensions"])))
+        for r in a["responses"]:
+            who = {"response": r["token"], "side": r["side"], "role": r["role"]}
+            own = "" if r["extensions"] is None else LIST_SEP.join(r["extensions"]) or "-"
+            writer.writerow(row(**who, item_type="response", extensions=own))
+            for step_id, answer in r["steps"].items():
+                writer.writerow(row(**who, item_type="step", item=step_id, level=answer["level"],
+                                    tools=LIST_SEP.join(answer["tools"])))
+            for key, value in r["ratings"].items():
+                writer.writerow(row(**who, item_type="rating", item=key, value=value))
+            for key, text in r["comments"].items():
+                writer.writerow(row(**who, item_type="comment", item=key, text=text))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_export(db: Any, fw: Framework, path: str | Path, unit: str | None = None, year: int | None = None,
+                 assessment: str | None = None, delimiter: str = ",") -> Path:
+    """Export to a .json or .csv file (by suffix)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        payload = export_json(db, fw, unit, year, assessment)
+    elif suffix == ".csv":
+        payload = export_csv(db, fw, unit, year, assessment, delimiter)
+    else:
+        raise ValueError(f"{path.name}: the file name must end in .json or .csv")
+    path.write_bytes(payload)
+    return path
+
+
+def import_bytes(db: Any, fw: Framework, data: bytes, filename: str) -> ImportSummary:
+    """Check the whole file, then write it in one transaction (nothing on any problem)."""
+    bundle = parse_import(data, filename, fw)
+    return apply_bundle(db, fw, bundle)
+
+
+def _resum(engine: sa.Engine, fw: Framework) -> None:
+    # Sum the new answers for the comparison now, so the next comparison page is quick.
+    summaries.refresh_summaries(engine, fw)
+
+
+def import_file(db: Any, fw: Framework, path: str | Path) -> ImportSummary:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError([Problem(str(path), (), None, "file not found")]) from None
+    except OSError as exc:
+        raise SourceError([Problem(str(path), (), None, f"cannot read file: {exc.strerror}")]) from None
+    return import_bytes(db, fw, data, path.name)
+
+
+# --- writing an import -----------------------------------------------------------------------------
+
+def _existing_answers(conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple]:
+    """(steps, ratings, comments) of stored responses, as plain dicts, by response id."""
+    out: dict[int, tuple] = {i: ({}, {}, {}) for i in ids}
+    for chunk in _chunks(list(ids), 2000):
+        for rid, step_id, level, tools in conn.execute(
+                sa.select(step_answers.c.response_id, step_answers.c.step_id, step_answers.c.level,
+                          step_answers.c.tools).where(step_answers.c.response_id.in_(chunk))):
+            out[rid][0][step_id] = (level, list(tools or []))
+        for rid, key, value, dont_know in conn.execute(
+                sa.select(ratings.c.response_id, ratings.c.statement_key, ratings.c.value, ratings.c.dont_know)
+                .where(ratings.c.response_id.in_(chunk))):
+            out[rid][1][key] = DONT_KNOW if dont_know else value
+        for rid, key, text in conn.execute(
+                sa.select(comments.c.response_id, comments.c.key, comments.c.text)
+                .where(comments.c.response_id.in_(chunk))):
+            out[rid][2][key] = text
+    return out
+
+
+def _answers_of(r: ResponseRecord) -> tuple:
+    return ({k: (a.level, list(dict.fromkeys(a.tools))) for k, a in r.steps.items()}, dict(r.ratings),
+            {k: v.strip() for k, v in r.comments.items() if v.strip()})
+
+
+def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
+    engine = fs.engine_of(db)
+    problems = ProblemList(bundle.source)
+    counts = dict(units_added=0, assessments_added=0, responses_added=0, responses_replaced=0,
+                  responses_unchanged=0)
+    check_duplicates(bundle, problems)
+    problems.raise_if_any()
+    with dbmod.writer(engine).begin() as conn:
+        unit_ids = _ensure_units(conn, bundle, counts)
+        touched: set[int] = set()
+        new_rows: list[tuple[ResponseRecord, int]] = []
+        for record in bundle.assessments:
+            aid = _assessment_id(conn, record, unit_ids, problems, counts)
+            if aid is None:
+                continue
+            tokens = [r.token for r in record.responses]
+            stored = {}
+            for chunk in _chunks(tokens, 1000):
+                stored.update({row.token: row for row in conn.execute(
+                    sa.select(responses.c.id, responses.c.token, responses.c.assessment_id, responses.c.side,
+                              responses.c.role, responses.c.extensions)
+                    .where(responses.c.token.in_(list(chunk))))})
+            existing = _existing_answers(conn, [row.id for row in stored.values()])
+            for r in record.responses:
+                old = stored.get(r.token)
+                if old is None:
+                    new_rows.append((r, aid))
+                    continue
+                if old.assessment_id != aid:
+                    problems.add(r.path + (("token",) if r.line is None else ()),
+                                 f"response '{r.token}' already exists in the database under another assessment",
+                                 r.line)
+                    continue
+                same = (old.side, old.role or "", None if old.extensions is None else list(old.extensions)) == \
+                    (r.side, r.role, r.extensions) and existing[old.id] == _answers_of(r)
+                if same:
+                    counts["responses_unchanged"] += 1
+                    continue
+                # Replace: a new row (new id), so the comparison summaries see the change.
+                conn.execute(responses.delete().where(responses.c.id == old.id))
+                counts["responses_replaced"] += 1
+                new_rows.append((r, aid))
+            touched.add(aid)
+        problems.raise_if_any()  # rolls the transaction back
+        counts["responses_added"] = len(new_rows) - counts["responses_replaced"]
+        _insert_responses(conn, new_rows)
+        agreements_written, followups_written = _write_agreements(conn, bundle, problems)
+        problems.raise_if_any()
+        if touched:
+            for chunk in _chunks(sorted(touched), 500):
+                conn.execute(summaries.summary_state.delete().where(
+                    summaries.summary_state.c.assessment_id.in_(list(chunk))))
+    _resum(engine, fw)
+    return ImportSummary(bundle.source, agreements=agreements_written, followups=followups_written, **counts)
+
+
+def _ensure_units(conn: sa.Connection, bundle: ImportBundle, counts: dict) -> dict[str, int]:
+    wanted = {u.name: u for u in bundle.units}
+    for record in bundle.assessments:
+        wanted.setdefault(record.unit, UnitRecord(record.unit))
+    ids: dict[str, int] = {}
+    for chunk in _chunks(sorted(wanted), 500):
+        ids.update({n: i for i, n in conn.execute(
+            sa.select(unit_table.c.id, unit_table.c.name).where(unit_table.c.name.in_(list(chunk))))})
+    missing = [wanted[n] for n in sorted(wanted) if n not in ids]
+    if missing:
+        # Existing units are kept as they are: the database is the authority on kind and region.
+        conn.execute(unit_table.insert(), [{"name": u.name, "kind": u.kind, "region": u.region} for u in missing])
+        counts["units_added"] += len(missing)
+        for chunk in _chunks([u.name for u in missing], 500):
+            ids.update({n: i for i, n in conn.execute(
+                sa.select(unit_table.c.id, unit_table.c.name).where(unit_table.c.name.in_(list(chunk))))})
+    return ids
+
+
+def _assessment_id(conn: sa.Connection, record: AssessmentRecord, unit_ids: dict[str, int],
+                   problems: ProblemList, counts: dict) -> int | None:
+    unit_id = unit_ids[record.unit]
+    case_key = sa.func.coalesce(assessments.c.case, sa.literal_column("''"))
+    if record.token:
+        row = conn.execute(sa.select(assessments.c.id, assessments.c.unit_id, assessments.c.year, assessments.c.case)
+                           .where(assessments.c.token == record.token)).first()
+        if row is not None:
+            if (row.unit_id, row.year, row.case or None) != (unit_id, record.year, record.case):
+                problems.add(record.path + (() if record.line else ("token",)),
+                             f"assessment '{record.token}' already exists in the database for another "
+                             f"unit, year or case", record.line)
+                return None
+            return row.id
+    found = conn.execute(sa.select(assessments.c.id).where(
+        assessments.c.unit_id == unit_id, assessments.c.year == record.year,
+        case_key == (record.case or ""))).scalar()
+    if found is not None:
+        return found  # same unit, year and case under another token: merge into it
+    token = record.token or new_token()
+    conn.execute(assessments.insert().values(
+        token=token, unit_id=unit_id, year=record.year, case=record.case, extensions=list(record.extensions),
+        created_at=record.created_at or dbmod.utcnow()))
+    counts["assessments_added"] += 1
+    return conn.execute(sa.select(assessments.c.id).where(assessments.c.token == token)).scalar_one()
+
+
+def _insert_responses(conn: sa.Connection, rows: list[tuple[ResponseRecord, int]]) -> None:
+    now = dbmod.utcnow()
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start:start + BATCH]
+        heads = [{"token": r.token, "assessment_id": aid, "side": r.side, "role": r.role,
+                  "extensions": r.extensions, "created_at": r.created_at or now,
+                  "updated_at": r.updated_at or now, "submitted_at": r.submitted_at} for r, aid in batch]
+        ids = {token: id_ for id_, token in conn.execute(
+            responses.insert().returning(responses.c.id, responses.c.token, sort_by_parameter_order=True), heads)}
+        _insert_answers(conn, [(ids[r.token], r.steps, r.ratings, r.comments) for r, _aid in batch])
+
+
+def _insert_answers(conn: sa.Connection, items: Iterable[tuple[int, dict, dict, dict]]) -> None:
+    steps, rates, notes = [], [], []
+    for rid, steps_, ratings_, comments_ in items:
+        steps += [(rid, k, a.level, json.dumps(list(dict.fromkeys(a.tools)))) for k, a in steps_.items()]
+        rates += [(rid, k, None, True) if v == DONT_KNOW else (rid, k, v, False) for k, v in ratings_.items()]
+        notes += [(rid, k, v.strip()) for k, v in comments_.items() if v.strip()]
+    for table, columns, values in ((step_answers, ("response_id", "step_id", "level", "tools"), steps),
+                                   (ratings, ("response_id", "statement_key", "value", "dont_know"), rates),
+                                   (comments, ("response_id", "key", "text"), notes)):
+        dbmod.bulk_insert(conn, table, columns, values)
+
+
+def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: ProblemList) -> tuple[int, int]:
+    for agreement in bundle.agreements:
+        fs.save_agreement(None, agreement, conn=conn)
+    in_file = {a.id: a for a in bundle.agreements}
+    cache: dict[str, Agreement | None] = {}
+    items = []
+    for item, where in zip(bundle.followups, bundle.followup_paths):
+        agreement = in_file.get(item.agreement_id)
+        if agreement is None:
+            if item.agreement_id not in cache:
+                snapshot = conn.execute(sa.select(fs.agreements_table.c.snapshot)
+                                        .where(fs.agreements_table.c.id == item.agreement_id)).scalar()
+                cache[item.agreement_id] = None if snapshot is None else fs._from_snapshot(snapshot, None)
+            agreement = cache[item.agreement_id]
+        for name, message in fs.check_followup(agreement, item.agreement_id, item.commitment_id, item.year,
+                                               item.status):
+            problems.add(where + (name,), message)
+        items.append(item)
+    if not problems.items:
+        fs.upsert_followups(conn, items)
+    return len(bundle.agreements), len(items)
+
+
+# --- bulk loading (benchmarks, large imports of generated data) ---------------------------------
+
+def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int = BATCH,
+              unit_info: dict[str, tuple[str, str | None]] | None = None, summarise: bool = True) -> int:
+    """Insert many responses fast (executemany per table, one transaction); returns how many.
+
+    Responses are trusted: only pydantic's checks apply, not the framework's (use an import for
+    untrusted files). Units ({name: (kind, region)}) and assessments are created when missing.
+    The comparison summaries are brought up to date afterwards (unless `summarise` is false).
+    """
+    engine = fs.engine_of(db)
+    now = dbmod.utcnow()
+    total = 0
+    unit_info = unit_info or {}
+    with dbmod.writer(engine).begin() as conn:
+        unit_ids: dict[str, int] = dict(conn.execute(sa.select(unit_table.c.name, unit_table.c.id)).all())
+        assessment_ids: dict[tuple, int] = {}
+        for (name, year, case, aid) in conn.execute(
+                sa.select(unit_table.c.name, assessments.c.year, assessments.c.case, assessments.c.id)
+                .select_from(assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id))):
+            assessment_ids[(name, year, case or None)] = aid
+        batch: list[Response] = []
+
+        def flush() -> None:
+            nonlocal total
+            for r in batch:
+                if r.unit not in unit_ids:
+                    kind, region = unit_info.get(r.unit, ("municipality", None))
+                    conn.execute(unit_table.insert().values(name=r.unit, kind=kind, region=region))
+                    unit_ids[r.unit] = conn.execute(sa.select(unit_table.c.id)
+                                                    .where(unit_table.c.name == r.unit)).scalar_one()
+                place = (r.unit, r.year, r.case or None)
+                if place not in assessment_ids:
+                    token = new_token()
+                    conn.execute(assessments.insert().values(token=token, unit_id=unit_ids[r.unit], year=r.year,
+                                                             case=r.case, extensions=list(r.extensions),
+                                                             created_at=now))
+                    assessment_ids[place] = conn.execute(sa.select(assessments.c.id)
+                                                         .where(assessments.c.token == token)).scalar_one()
+            heads = [{"token": new_token(), "assessment_id": assessment_ids[(r.unit, r.year, r.case or None)],
+                      "side": r.side, "role": r.role, "extensions": None, "created_at": now, "updated_at": now,
+                      "submitted_at": now} for r in batch]
+            ids = [row[0] for row in conn.execute(
+                responses.insert().returning(responses.c.id, sort_by_parameter_order=True), heads)]
+            _insert_answers(conn, [(rid, r.steps, r.ratings, r.comments) for rid, r in zip(ids, batch)])
+            total += len(batch)
+            batch.clear()
+
+        for item in items:
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+    if summarise:
+        _resum(engine, fw)
+    return total

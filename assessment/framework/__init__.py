@@ -1,0 +1,1 @@
+"""The framework and the files people edit: the Code matrix, response files, YAML with line numbers."""

@@ -1,0 +1,1 @@
+"""Regional networks: agreements and their follow-up, comparison across units and years, demo data."""

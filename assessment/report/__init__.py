@@ -1,0 +1,1 @@
+"""The council report of one unit and year, as PDF or HTML."""

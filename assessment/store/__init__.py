@@ -1,0 +1,1 @@
+"""The database: engine, schema and migrations, and the respondents' data (units, assessments, answers)."""
