@@ -41,8 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assessment.exchange import importer as exchange  # noqa: E402
 from assessment.framework.matrix import Framework, load_framework  # noqa: E402
 from assessment.framework.responses import DONT_KNOW, Response, StepAnswer  # noqa: E402
-from assessment.regional import compare
-from assessment.store.engine import init_db, make_engine  # noqa: E402
+from assessment.regional import compare  # noqa: E402
+from assessment.store.answers import Answers  # noqa: E402
+from assessment.store.assessments import Assessments  # noqa: E402
+from assessment.store.engine import make_engine  # noqa: E402
+from assessment.store.migrations import init_db  # noqa: E402
 
 SIDES = ("public", "civil_society")
 
@@ -195,17 +198,16 @@ def main() -> None:
 
     # One answer saved through the questionnaire's path, then the comparison again: only that
     # assessment is checked and re-summed.
-    from assessment.store.responses import Store
-    store = Store(engine)
-    info = store.find_assessment(names[0], max(full.years))
-    token = store.start_response(info.token, "public")
+    answers = Answers(engine)
+    info = Assessments(engine).find_assessment(names[0], max(full.years))
+    token = answers.start_response(info.token, "public")
     changed_s = float("inf")
     for i in range(args.repeat):
-        store.save_rating(token, fw.statement_keys[0], i % (fw.scale.max + 1))
+        answers.save_rating(token, fw.statement_keys[0], i % (fw.scale.max + 1))
         start = time.perf_counter()
         compare.compare(engine, fw)
         changed_s = min(changed_s, time.perf_counter() - start)
-    store.delete_response(token)
+    answers.delete_response(token)
     compare.compare(engine, fw)
     print(f"changed   same, after one answer was saved       {changed_s * 1000:8.1f} ms")
 

@@ -64,22 +64,24 @@ def make_data(db_url: str, respondents: int) -> tuple[str, str]:
     """An assessment with `respondents` answers (both sides), and a half-answered response token."""
     from assessment.framework.matrix import get_framework
     from assessment.regional.demo import demo_responses
-    from assessment.store.responses import Store
+    from assessment.store.answers import Answers
+    from assessment.store.assessments import Assessments
+    from assessment.store.responses import Responses
 
     fw = get_framework()
-    store = Store.open(db_url, fw)
+    responses, answers = Responses.open(db_url, fw), Answers.open(db_url, fw)
     pool = demo_responses(fw)
     picked = [r.model_copy(update={"unit": "Benchby (fiktiv)", "year": 2025}) for r in pool[:respondents]]
     for response in picked:
-        store.add_response(response)
-    assessment = store.find_assessment("Benchby (fiktiv)", 2025)
-    token = store.start_response(assessment.token, "public", "bench")
+        responses.add_response(response)
+    assessment = Assessments.open(db_url, fw).find_assessment("Benchby (fiktiv)", 2025)
+    token = answers.start_response(assessment.token, "public", "bench")
     template = picked[0]
     for i, step in enumerate(fw.steps[: len(fw.steps) // 2]):
         answer = template.steps[step.id]
-        store.save_step(token, step.id, answer.level, answer.tools)
+        answers.save_step(token, step.id, answer.level, answer.tools)
     for key in fw.statement_keys[: len(fw.statement_keys) // 2]:
-        store.save_rating(token, key, template.ratings.get(key, 2))
+        answers.save_rating(token, key, template.ratings.get(key, 2))
     return assessment.token, token
 
 

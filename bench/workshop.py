@@ -29,7 +29,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assessment.store.engine import init_db, make_engine  # noqa: E402
+from assessment.store.engine import make_engine  # noqa: E402
+from assessment.store.migrations import init_db  # noqa: E402
 from assessment.workshop.decks import DECKS_DIR, load_deck  # noqa: E402
 from assessment.workshop.repository import WorkshopStore, workshop_votes, workshops  # noqa: E402
 

@@ -87,7 +87,8 @@ def framework():
 # --- databases ---------------------------------------------------------------------------
 
 def _make_schema_engine(url: str):
-    from assessment.store.engine import init_db, make_engine
+    from assessment.store.engine import make_engine
+    from assessment.store.migrations import init_db
 
     engine = make_engine(url)
     init_db(engine)
@@ -110,7 +111,8 @@ def sqlite_engine(sqlite_url):
 
 # --- app pages (AppTest) --------------------------------------------------------------------
 # The app opens its database from the environment; these point it at a temp SQLite file and
-# give the test a Store on the same file. Test modules with a store of their own override them.
+# give the test the repositories on the same file, as the pages have them (with the
+# framework). Test modules with repositories of their own override them.
 @pytest.fixture
 def db_path(tmp_path, monkeypatch):
     path = tmp_path / "pages.db"
@@ -120,10 +122,32 @@ def db_path(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def store(db_path, framework):
-    from assessment.store.responses import Store
+def page_engine(db_path):
+    """The engine of the pages' database, its schema current, as the app opens it."""
+    from assessment.store.migrations import open_database
 
-    return Store.open(f"sqlite:///{db_path}", framework)
+    return open_database(f"sqlite:///{db_path}")
+
+
+@pytest.fixture
+def assessments(page_engine, framework):
+    from assessment.store.assessments import Assessments
+
+    return Assessments(page_engine, framework)
+
+
+@pytest.fixture
+def answers(page_engine, framework):
+    from assessment.store.answers import Answers
+
+    return Answers(page_engine, framework)
+
+
+@pytest.fixture
+def responses(page_engine, framework):
+    from assessment.store.responses import Responses
+
+    return Responses(page_engine, framework)
 
 
 @pytest.fixture(scope="session")

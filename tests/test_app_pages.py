@@ -1,6 +1,6 @@
 """The self-assessment pages (home, questionnaire, results) run headless through AppTest.
 
-Each test has its own SQLite file (ASSESSMENT_DB); the page's cached Store is keyed by
+Each test has its own SQLite file (ASSESSMENT_DB); the pages' cached repositories are keyed by
 the database URL, so tests do not see each other's data.
 """
 
@@ -46,18 +46,18 @@ def test_home_renders_in_both_languages(db_path, lang):
     assert t("home.title", other) not in texts(at)
 
 
-def test_home_lists_demo_assessments_as_fictional(store, framework):
+def test_home_lists_demo_assessments_as_fictional(assessments, framework):
     from assessment.regional.demo import DEMO_UNITS
 
     unit = DEMO_UNITS[0].name
-    store.create_assessment(unit, 2025)
-    store.create_assessment("Riktiga kommunen", 2025)
+    assessments.create_assessment(unit, 2025)
+    assessments.create_assessment("Riktiga kommunen", 2025)
     at = open_page("views/home.py")
     frame = at.dataframe[0].value
     rows = {row["unit"]: row for _, row in frame.iterrows()}
     assert rows[unit]["data"] == t("home.list.demo", "sv")
     assert rows["Riktiga kommunen"]["data"] == ""
-    assert rows[unit]["results"].endswith(store.find_assessment(unit, 2025).token)
+    assert rows[unit]["results"].endswith(assessments.find_assessment(unit, 2025).token)
 
 
 def fill_start_form(at: AppTest, unit: str | None, side: str | None, year: int = 2025, case: str = "") -> None:
@@ -72,15 +72,15 @@ def fill_start_form(at: AppTest, unit: str | None, side: str | None, year: int =
     at.run()
 
 
-def test_starting_an_assessment_creates_a_response_and_sets_the_link(store):
+def test_starting_an_assessment_creates_a_response_and_sets_the_link(assessments, responses):
     # AppTest cannot type a new option into the unit box (the browser test does): use a known unit.
-    store.ensure_unit("Testby kommun")
+    assessments.ensure_unit("Testby kommun")
     at = open_page("views/home.py")
     fill_start_form(at, "Testby kommun", "civil_society", case="Fritidsplan")
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
     token = at.query_params["r"][0] if isinstance(at.query_params["r"], list) else at.query_params["r"]
-    info = store.get_response(token)
+    info = responses.get_response(token)
     assert info.assessment.unit == "Testby kommun"
     assert info.assessment.case == "Fritidsplan"
     assert info.response.side == "civil_society"
@@ -95,18 +95,18 @@ def test_starting_an_assessment_creates_a_response_and_sets_the_link(store):
 
 @pytest.mark.parametrize("unit, side, field_key", [("", "public", "home.error.unit"),
                                                    ("Testby kommun", None, "home.error.side")])
-def test_start_form_errors_name_the_field_and_write_nothing(store, unit, side, field_key):
-    store.ensure_unit("Testby kommun")
+def test_start_form_errors_name_the_field_and_write_nothing(assessments, unit, side, field_key):
+    assessments.ensure_unit("Testby kommun")
     at = open_page("views/home.py")
     fill_start_form(at, unit or None, side)
     assert [e.value for e in at.error] == [t(field_key, "sv")]
     assert "r" not in at.query_params
-    assert store.list_assessments() == []
+    assert assessments.list_assessments() == []
 
 
-def test_join_by_share_link_gives_a_response_of_ones_own(store):
-    assessment = store.create_assessment("Delby", 2025)
-    first = store.start_response(assessment.token, "public")
+def test_join_by_share_link_gives_a_response_of_ones_own(assessments, answers, responses):
+    assessment = assessments.create_assessment("Delby", 2025)
+    first = answers.start_response(assessment.token, "public")
     at = open_page("views/home.py", a=assessment.token)
     at.radio(key="join_side").set_value("civil_society")
     at.button(key="FormSubmitter:join-" + t("home.join.submit", "sv")).click()
@@ -115,13 +115,13 @@ def test_join_by_share_link_gives_a_response_of_ones_own(store):
     token = at.query_params["r"]
     token = token[0] if isinstance(token, list) else token
     assert token != first
-    assert store.get_response(token).assessment.token == assessment.token
-    assert len(store.responses_for(assessment.token)) == 2
+    assert responses.get_response(token).assessment.token == assessment.token
+    assert len(responses.responses_for(assessment.token)) == 2
 
 
-def test_continue_with_a_pasted_link(store):
-    assessment = store.create_assessment("Fortsättby", 2025)
-    token = store.start_response(assessment.token, "public")
+def test_continue_with_a_pasted_link(assessments, answers):
+    assessment = assessments.create_assessment("Fortsättby", 2025)
+    token = answers.start_response(assessment.token, "public")
     at = open_page("views/home.py")
     at.text_input(key="continue_link").input(f"http://example.org/questionnaire?r={token}&lang=sv")
     at.button(key="FormSubmitter:continue-" + t("home.continue.submit", "sv")).click()
@@ -144,9 +144,9 @@ def test_questionnaire_with_bad_token_shows_an_error(db_path, params, message):
     assert len(at.radio) == 1  # only the language switch: no questionnaire
 
 
-def test_answering_through_the_widgets_is_stored(store, framework):
-    assessment = store.create_assessment("Svarsby", 2025)
-    token = store.start_response(assessment.token, "public")
+def test_answering_through_the_widgets_is_stored(assessments, answers, responses, framework):
+    assessment = assessments.create_assessment("Svarsby", 2025)
+    token = answers.start_response(assessment.token, "public")
     at = open_page("views/questionnaire.py", r=token)
 
     step = framework.steps[0]
@@ -169,7 +169,7 @@ def test_answering_through_the_widgets_is_stored(store, framework):
     at.run()
     assert not at.exception and not at.error
 
-    saved = store.get_response(token).response  # read back from the database
+    saved = responses.get_response(token).response  # read back from the database
     assert saved.steps[step.id].level == level.id
     assert saved.steps[step.id].tools == [tool.id]
     assert saved.ratings == {key: 3, other: "dont_know"}
@@ -186,9 +186,9 @@ def test_answering_through_the_widgets_is_stored(store, framework):
     assert again.radio(key=f"q:{token}:rating:{other}").value == "dont_know"
 
 
-def test_next_and_previous_walk_through_all_steps_and_principles(store, framework):
-    assessment = store.create_assessment("Stegby", 2025)
-    token = store.start_response(assessment.token, "public")
+def test_next_and_previous_walk_through_all_steps_and_principles(assessments, answers, framework):
+    assessment = assessments.create_assessment("Stegby", 2025)
+    token = answers.start_response(assessment.token, "public")
     at = open_page("views/questionnaire.py", r=token)
     seen = []
     for _ in range(len(framework.steps) + len(framework.principles) - 1):
@@ -204,21 +204,21 @@ def test_next_and_previous_walk_through_all_steps_and_principles(store, framewor
     assert at.subheader[0].value == expected[-2]
 
 
-def make_answers(store, framework, assessment_token: str) -> None:
-    """Two public and one civil-society respondent, answered through the Store."""
+def make_answers(answers, framework, assessment_token: str) -> None:
+    """Two public and one civil-society respondent, answered one answer at a time."""
     core = [lv.id for lv in framework.active_levels()]
     keys = framework.statement_keys
     for n, (side, rating, reach) in enumerate([("public", 4, 3), ("public", 3, 2), ("civil_society", 1, 1)]):
-        token = store.start_response(assessment_token, side, f"roll {n}")
+        token = answers.start_response(assessment_token, side, f"roll {n}")
         for step in framework.steps:
-            store.save_step(token, step.id, core[reach - 1], [])
+            answers.save_step(token, step.id, core[reach - 1], [])
         for key in keys:
-            store.save_rating(token, key, rating)
+            answers.save_rating(token, key, rating)
 
 
-def test_results_page_draws_radar_heatmaps_advice_and_gaps(store, framework):
-    assessment = store.create_assessment("Resultatby", 2025)
-    make_answers(store, framework, assessment.token)
+def test_results_page_draws_radar_heatmaps_advice_and_gaps(assessments, answers, framework):
+    assessment = assessments.create_assessment("Resultatby", 2025)
+    make_answers(answers, framework, assessment.token)
     at = open_page("views/results.py", a=assessment.token)
     assert "Resultatby" in at.title[0].value
     metrics = [m.value for m in at.metric]
@@ -241,9 +241,9 @@ def test_results_page_draws_radar_heatmaps_advice_and_gaps(store, framework):
     assert len(at.get("download_button")) == 6
 
 
-def test_results_page_from_a_personal_link_and_with_bad_tokens(store, framework):
-    assessment = store.create_assessment("Länkby", 2025)
-    token = store.start_response(assessment.token, "public")
+def test_results_page_from_a_personal_link_and_with_bad_tokens(assessments, answers, framework):
+    assessment = assessments.create_assessment("Länkby", 2025)
+    token = answers.start_response(assessment.token, "public")
     at = open_page("views/results.py", r=token)
     assert "Länkby" in at.title[0].value
     assert t("results.no_answers", "sv") in texts(at)
@@ -251,14 +251,14 @@ def test_results_page_from_a_personal_link_and_with_bad_tokens(store, framework)
     assert [e.value for e in bad.error] == [t("results.error.unknown", "sv")]
 
 
-def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(store, framework):
+def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(assessments, answers, responses, framework):
     """Streamlit drops some on_change callbacks when answers come faster than reruns.
 
     Setting the widget's value without its callback (as such a dropped change looks
     to the page) must still end up in the database on the next run.
     """
-    assessment = store.create_assessment("Tappby", 2025)
-    token = store.start_response(assessment.token, "public")
+    assessment = assessments.create_assessment("Tappby", 2025)
+    token = answers.start_response(assessment.token, "public")
     at = open_page("views/questionnaire.py", r=token)
     at.segmented_control(key="q:part").set_value("principles")
     at.run()
@@ -266,11 +266,11 @@ def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(store, frame
     key = f"{principle.id}.{principle.statements[-1].id}"
     at.session_state[f"q:{token}:rating:{key}"] = 2  # the value arrives, no callback runs
     at.run()
-    assert store.get_response(token).response.ratings == {key: 2}
+    assert responses.get_response(token).response.ratings == {key: 2}
     step = framework.steps[-1]
     at.session_state[f"q:{token}:level:{step.id}"] = framework.active_levels()[0].id
     at.run()  # that step was never drawn in this session: no widget of the user's, nothing saved
-    assert store.get_response(token).response.steps == {}
+    assert responses.get_response(token).response.steps == {}
 
 
 def test_every_text_of_these_pages_exists_in_both_languages():
@@ -295,16 +295,16 @@ def test_every_text_of_these_pages_exists_in_both_languages():
         assert set(re.findall(r"\{(\w+)\}", texts["sv"])) == set(re.findall(r"\{(\w+)\}", texts["en"])), key
 
 
-def test_mobilisation_switched_on_at_start_is_offered_as_a_level(store, framework):
+def test_mobilisation_switched_on_at_start_is_offered_as_a_level(assessments, responses, framework):
     optional = framework.optional_levels
     if not optional:
         pytest.skip("the matrix has no optional level")
-    store.ensure_unit("Mobby")
+    assessments.ensure_unit("Mobby")
     at = open_page("views/home.py")
     at.checkbox(key=f"start_ext_{optional[0].id}").check()
     fill_start_form(at, "Mobby", "public")
     token = at.query_params["r"]
     token = token[0] if isinstance(token, list) else token
-    assert store.get_response(token).assessment.extensions == (optional[0].id,)
+    assert responses.get_response(token).assessment.extensions == (optional[0].id,)
     level_radio = at.radio(key=f"q:{token}:level:{framework.steps[0].id}")
     assert level_radio.options[-1] == optional[0].name.sv  # offered, as the top rung

@@ -20,7 +20,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from assessment.framework.responses import DONT_KNOW
 from assessment.i18n import t
-from assessment.store.responses import Store
+from assessment.store.responses import Responses
 
 UNIT = "Webbstads kommun"
 # Generous: a loaded 2-core machine runs the server, Chromium and pytest at once. Every wait is
@@ -200,9 +200,9 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
     expect(page.get_by_label(sv("q.comment"))).to_have_value("Webbtest: kommentar.", timeout=WAIT_MS)
 
     # The database holds the whole response.
-    store = Store.open(f"sqlite:///{streamlit_server.db_path}", framework)
+    responses = Responses.open(f"sqlite:///{streamlit_server.db_path}", framework)
     token = re.search(r"r=([^&]+)", personal_url).group(1)
-    saved = store.get_response(token).response
+    saved = responses.get_response(token).response
     assert {s: a.level for s, a in saved.steps.items()} == {s: lv.id for s, (lv, _) in chosen.items()}
     assert {s: a.tools for s, a in saved.steps.items()} == {s: [tool.id] for s, (_, tool) in chosen.items()}
     shown = {DONT_KNOW: framework.scale.dont_know.sv,

@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 from assessment.charts.scores import PALETTE
 from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.store.responses import Store
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
 
 REGION = "Webblän"
 WAIT_MS = 30_000  # the first run of a fresh server imports the chart libraries
@@ -23,18 +24,19 @@ UNITS = [f"Webbkommun {i} (test)" for i in range(1, 9)]  # eight: more than an o
 
 
 def seed(db_path, fw) -> None:
-    store = Store.open(f"sqlite:///{db_path}", fw)
+    url = f"sqlite:///{db_path}"
+    assessments = Assessments.open(url, fw)
     levels = [lv.id for lv in fw.active_levels()]
     items = []
     for i, unit in enumerate(UNITS):
-        store.ensure_unit(unit, region=REGION)
+        assessments.ensure_unit(unit, region=REGION)
         for year in (2025, 2026):
             for side in ("public", "civil_society"):
                 rating = (i + (year - 2025) + (side == "public")) % (fw.scale.max + 1)
                 items.append(Response(unit=unit, year=year, side=side,
                                       ratings={key: rating for key in fw.statement_by_key},
                                       steps={s.id: StepAnswer(level=levels[i % len(levels)]) for s in fw.steps}))
-    store.add_responses(items)
+    Responses.open(url, fw).add_responses(items)
 
 
 def chart(page: Page):

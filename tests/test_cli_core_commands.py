@@ -83,17 +83,19 @@ def test_demo_is_idempotent(tmp_path, monkeypatch, capsys):
     assert "already loaded" in capsys.readouterr().out
     assert "responses added" in first
 
-    from assessment.regional import followup as followup_store
+    from assessment.regional import followup
     from assessment.regional.demo import DEMO_AGREEMENT_ID, DEMO_UNITS, FOLLOWUP_YEARS, demo_responses
-    from assessment.store.responses import Store
+    from assessment.store.assessments import Assessments
+    from assessment.store.migrations import open_database
+    from assessment.store.responses import Responses
 
-    store = Store.open()
+    engine = open_database()
     fw = load_framework()
-    assert len(store.responses_where()) == len(demo_responses(fw))
-    assert all("fiktiv" in unit.name for unit in store.list_units())
-    agreement = followup_store.get_agreement(store, DEMO_AGREEMENT_ID)
+    assert len(Responses(engine).responses_where()) == len(demo_responses(fw))
+    assert all("fiktiv" in unit.name for unit in Assessments(engine).list_units())
+    agreement = followup.get_agreement(engine, DEMO_AGREEMENT_ID)
     assert agreement.unit == DEMO_UNITS[0].name
-    recorded = followup_store.statuses(store, DEMO_AGREEMENT_ID, FOLLOWUP_YEARS[-1])
+    recorded = followup.statuses(engine, DEMO_AGREEMENT_ID, FOLLOWUP_YEARS[-1])
     assert set(recorded) == {c.id for c in agreement.commitments}
 
 

@@ -11,7 +11,8 @@ from assessment.exchange import importer as exchange
 from assessment.regional import compare
 from assessment.regional.demo import demo_responses
 from assessment.store.engine import make_engine
-from assessment.store.responses import Store
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
 
 UNITS = ("Exempelstad (fiktiv)", "Sjöby kommun (fiktiv)", "Skogsbygdens kommun (fiktiv)")
 
@@ -20,11 +21,13 @@ UNITS = ("Exempelstad (fiktiv)", "Sjöby kommun (fiktiv)", "Skogsbygdens kommun 
 def db_file(tmp_path, framework):
     """A SQLite database with three fictional units' demo answers for 2025 and 2026."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    store = Store(make_engine(url), framework)
+    engine = make_engine(url)
+    assessments = Assessments(engine, framework)
     for unit in UNITS:
-        store.ensure_unit(unit, region="Mellanlands län (fiktivt)")
-    store.add_responses([r for r in demo_responses(framework) if r.unit in UNITS and r.year >= 2025])
-    return url, store
+        assessments.ensure_unit(unit, region="Mellanlands län (fiktivt)")
+    Responses(engine, framework).add_responses([r for r in demo_responses(framework)
+                                                if r.unit in UNITS and r.year >= 2025])
+    return url, engine
 
 
 def fresh_db(tmp_path, name):
@@ -32,7 +35,7 @@ def fresh_db(tmp_path, name):
 
 
 def test_export_then_import_into_another_database(db_file, tmp_path, framework, capsys):
-    url, store = db_file
+    url, engine = db_file
     out = tmp_path / "region.json"
     assert main(["export", "--db", url, "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
@@ -42,7 +45,7 @@ def test_export_then_import_into_another_database(db_file, tmp_path, framework, 
     assert line.startswith("region.json: 48 responses added")
     # Same data on both sides.
     exported = json.loads(out.read_bytes())
-    again = exchange.export_data(Store(make_engine(other)), framework)
+    again = exchange.export_data(make_engine(other), framework)
     assert again["assessments"] == exported["assessments"] and again["units"] == exported["units"]
     # A second import adds nothing.
     assert main(["import", "--db", other, str(out)]) == 0
@@ -62,11 +65,11 @@ def test_export_csv_with_semicolons_for_one_unit_and_year(db_file, tmp_path, cap
 
 
 def test_compare_prints_the_core_numbers(db_file, framework, capsys):
-    url, store = db_file
+    url, engine = db_file
     assert main(["compare", "--db", url, "--units", ",".join(UNITS[:2]), "--year", "2026",
                  "--side", "public"]) == 0
     out = capsys.readouterr().out.splitlines()
-    expected = compare.compare(store, framework, units=UNITS[:2], years=[2026], side="public")
+    expected = compare.compare(engine, framework, units=UNITS[:2], years=[2026], side="public")
     header, rows = compare.comparison_table(framework, expected, "en", year=2026)
     assert out[0].split("  ")[0].strip() == header[0]
     for unit in UNITS[:2]:
@@ -78,10 +81,10 @@ def test_compare_prints_the_core_numbers(db_file, framework, capsys):
 
 
 def test_compare_json(db_file, framework, capsys):
-    url, store = db_file
+    url, engine = db_file
     assert main(["compare", "--db", url, "--year", "2025", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    expected = compare.compare(store, framework, years=[2025])
+    expected = compare.compare(engine, framework, years=[2025])
     assert sorted(data["scores"]) == sorted(UNITS)
     for unit, scores in data["scores"].items():
         assert [s["score"] for s in scores] == [s.score for s in expected.scores[2025][unit]]
@@ -130,9 +133,9 @@ def test_bad_database_url(capsys):
 
 
 def test_import_checks_every_file_before_writing_any(db_file, tmp_path, framework, capsys):
-    url, store = db_file
+    url, engine = db_file
     good = tmp_path / "good.json"
-    good.write_bytes(exchange.export_json(store, framework))
+    good.write_bytes(exchange.export_json(engine, framework))
     bad = tmp_path / "bad.json"
     data = json.loads(good.read_bytes())
     data["assessments"][1]["responses"][0]["side"] = "nobody"
@@ -146,4 +149,4 @@ def test_import_checks_every_file_before_writing_any(db_file, tmp_path, framewor
         "error: bad.json: assessments[2].year: Input should be a valid integer, unable to parse string as an "
         "integer (got 'last year')",
     ]
-    assert Store(make_engine(other)).list_assessments() == []
+    assert Assessments(make_engine(other)).list_assessments() == []

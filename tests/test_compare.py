@@ -10,7 +10,9 @@ import pytest
 from assessment.framework.responses import DONT_KNOW, Response, StepAnswer
 from assessment.regional import compare
 from assessment.scoring.scores import principle_scores, step_levels
-from assessment.store.responses import Store
+from assessment.store.answers import Answers
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
 
 
 def keys(fw, principle_id):
@@ -169,12 +171,12 @@ def test_bad_side_is_rejected(framework, region):
 # --- the database path -------------------------------------------------------------------------
 
 def test_database_path_equals_pure_path(engine, framework, region):
-    store = Store(engine)
-    store.ensure_unit("A", region="Län X")
-    store.ensure_unit("B", region="Län X")
-    store.add_responses(region)
+    assessments, responses = Assessments(engine), Responses(engine)
+    assessments.ensure_unit("A", region="Län X")
+    assessments.ensure_unit("B", region="Län X")
+    responses.add_responses(region)
     for side in (None, "public", "civil_society"):
-        from_db = compare.load_aggregates(store, framework, side=side)
+        from_db = compare.load_aggregates(engine, framework, side=side)
         pure = compare.aggregate_responses(framework, region, side=side)
         assert from_db.units == pure.units and from_db.years == pure.years
         for year in pure.years:
@@ -182,75 +184,75 @@ def test_database_path_equals_pure_path(engine, framework, region):
             assert compare.heatmap(framework, from_db, year) == compare.heatmap(framework, pure, year)
         assert compare.comparison_from(framework, from_db, side).stats == \
             compare.comparison_from(framework, pure, side).stats
-    only = compare.compare(store, framework, units=["A", "D"], years=[2024], side="public")
+    only = compare.compare(engine, framework, units=["A", "D"], years=[2024], side="public")
     assert sorted(only.scores[2024]) == ["A", "D"]
-    in_region = compare.compare(store, framework, region="Län X")
+    in_region = compare.compare(engine, framework, region="Län X")
     assert in_region.units == ["A", "B"]
-    assert compare.unit_info(store)["A"] == ("municipality", "Län X")
+    assert compare.unit_info(engine)["A"] == ("municipality", "Län X")
 
 
 def test_comparison_follows_every_kind_of_change(engine, framework, region):
-    store = Store(engine)
-    store.add_responses(region)
-    before = compare.compare(store, framework, years=[2024], side="public")
+    assessments, answers, responses = Assessments(engine), Answers(engine), Responses(engine)
+    responses.add_responses(region)
+    before = compare.compare(engine, framework, years=[2024], side="public")
     assert score(before.scores[2024], "D") == 25.0
 
     # A new answer through the questionnaire path.
-    info = store.find_assessment("D", 2024)
-    token = store.start_response(info.token, "public")
-    store.save_rating(token, keys(framework, "quality")[0], 4)
-    after = compare.compare(store, framework, years=[2024], side="public")
+    info = assessments.find_assessment("D", 2024)
+    token = answers.start_response(info.token, "public")
+    answers.save_rating(token, keys(framework, "quality")[0], 4)
+    after = compare.compare(engine, framework, years=[2024], side="public")
     assert score(after.scores[2024], "D") == 50.0  # (1 + 1 + 4) / 3 / 4 * 100
     # A changed rating of an existing response (no new row).
-    store.save_rating(token, keys(framework, "quality")[0], 0)
-    assert score(compare.compare(store, framework, years=[2024], side="public").scores[2024], "D") == \
+    answers.save_rating(token, keys(framework, "quality")[0], 0)
+    assert score(compare.compare(engine, framework, years=[2024], side="public").scores[2024], "D") == \
         round(2 / 3 / 4 * 100, 1)
     # A cleared rating, then a deleted response.
-    store.save_rating(token, keys(framework, "quality")[0], None)
-    assert score(compare.compare(store, framework, years=[2024], side="public").scores[2024], "D") == 25.0
-    store.delete_response(token)
-    final = compare.compare(store, framework, years=[2024], side="public")
+    answers.save_rating(token, keys(framework, "quality")[0], None)
+    assert score(compare.compare(engine, framework, years=[2024], side="public").scores[2024], "D") == 25.0
+    answers.delete_response(token)
+    final = compare.compare(engine, framework, years=[2024], side="public")
     assert final.scores == before.scores
     # Everything matches a fresh computation from the stored responses.
-    fresh = compare.aggregate_responses(framework, store.responses_where(years=[2024]), side="public")
+    fresh = compare.aggregate_responses(framework, responses.responses_where(years=[2024]), side="public")
     assert compare.unit_scores(framework, fresh, 2024) == final.scores[2024]
 
 
 def test_a_new_process_trusts_the_marker_only_while_nothing_changed(engine, framework, region):
-    store = Store(engine)
-    store.add_responses(region)
-    compare.compare(store, framework)  # every summary current; the database remembers it
+    assessments, answers, responses = Assessments(engine), Answers(engine), Responses(engine)
+    responses.add_responses(region)
+    compare.compare(engine, framework)  # every summary current; the database remembers it
     compare.clear_cache()  # as a freshly started process
     quality = [p.id for p in framework.principles].index("quality")
-    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
+    assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
     compare.clear_cache()
-    info = store.find_assessment("B", 2024)
-    token = store.start_response(info.token, "public")
-    store.save_rating(token, keys(framework, "quality")[0], 0)  # (3 + 3 + 0) / 3 / 4 * 100 = 50
-    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 50.0
+    info = assessments.find_assessment("B", 2024)
+    token = answers.start_response(info.token, "public")
+    answers.save_rating(token, keys(framework, "quality")[0], 0)  # (3 + 3 + 0) / 3 / 4 * 100 = 50
+    assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 50.0
     compare.clear_cache()
-    store.delete_response(token)
-    assert compare.compare(store, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
+    answers.delete_response(token)
+    assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
 
 
 def test_data_version_changes_with_the_data(sqlite_engine, framework, region):
-    store = Store(sqlite_engine)
-    empty = compare.data_version(store)
-    store.add_responses(region[:2])
-    added = compare.data_version(store)
+    assessments, responses = Assessments(sqlite_engine), Responses(sqlite_engine)
+    empty = compare.data_version(sqlite_engine)
+    responses.add_responses(region[:2])
+    added = compare.data_version(sqlite_engine)
     assert added != empty
-    assert compare.data_version(store) == added  # stable while nothing changes
-    store.update_unit("A", region="Län Y")
-    assert compare.data_version(store) != added
+    assert compare.data_version(sqlite_engine) == added  # stable while nothing changes
+    assessments.update_unit("A", region="Län Y")
+    assert compare.data_version(sqlite_engine) != added
 
 
 def test_summaries_rebuilt_when_dropped(sqlite_engine, framework, region):
-    store = Store(sqlite_engine)
-    store.add_responses(region)
-    first = compare.compare(store, framework)
+    responses = Responses(sqlite_engine)
+    responses.add_responses(region)
+    first = compare.compare(sqlite_engine, framework)
     with sqlite_engine.begin() as conn:
         for table in compare.SUMMARY_TABLES:
             conn.execute(table.delete())
     compare.clear_cache()
-    assert compare.compare(store, framework) == first
-    assert compare.refresh_summaries(store, framework) == 0  # up to date now
+    assert compare.compare(sqlite_engine, framework) == first
+    assert compare.refresh_summaries(sqlite_engine, framework) == 0  # up to date now

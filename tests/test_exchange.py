@@ -18,42 +18,44 @@ from assessment.regional import compare
 from assessment.regional import followup as fs
 from assessment.regional.agreements import AGREEMENTS_DIR, load_agreement
 from assessment.regional.demo import demo_responses
-from assessment.store import engine as db
-from assessment.store.responses import Store
+from assessment.store.answers import Answers
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
+from assessment.store.tables import agreements_table, metadata
 
 
-def fill(engine, fw) -> Store:
+def fill(engine, fw):
     """Two fictional units over two years, one assessment with an optional level, an agreement."""
-    store = Store(engine, fw)
-    store.ensure_unit("Exempelstad (fiktiv)", kind="municipality", region="Mellanlands län (fiktivt)")
-    store.ensure_unit("Förening Öst (fiktiv)", kind="organisation")
+    assessments, answers = Assessments(engine, fw), Answers(engine, fw)
+    assessments.ensure_unit("Exempelstad (fiktiv)", kind="municipality", region="Mellanlands län (fiktivt)")
+    assessments.ensure_unit("Förening Öst (fiktiv)", kind="organisation")
     sample = [r for r in demo_responses(fw) if r.unit == "Exempelstad (fiktiv)" and r.year in (2024, 2025)]
-    store.add_responses(sample[:6] + sample[-4:])
-    info = store.create_assessment("Förening Öst (fiktiv)", 2025, case="Lokalt kulturstöd",
-                                   extensions=["mobilisation"])
-    token = store.start_response(info.token, "civil_society", role="Ordförande, \"Öst\"; styrelse")
-    store.save_step(token, "agenda", "mobilisation", [])
-    store.save_rating(token, fw.statement_keys[0], 3)
-    store.save_rating(token, fw.statement_keys[1], "dont_know")
-    store.save_comment(token, "general", "Flera rader,\nmed semikolon; och \"citat\".")
-    store.start_response(info.token, "public")  # empty: started, nothing answered
+    Responses(engine, fw).add_responses(sample[:6] + sample[-4:])
+    info = assessments.create_assessment("Förening Öst (fiktiv)", 2025, case="Lokalt kulturstöd",
+                                         extensions=["mobilisation"])
+    token = answers.start_response(info.token, "civil_society", role="Ordförande, \"Öst\"; styrelse")
+    answers.save_step(token, "agenda", "mobilisation", [])
+    answers.save_rating(token, fw.statement_keys[0], 3)
+    answers.save_rating(token, fw.statement_keys[1], "dont_know")
+    answers.save_comment(token, "general", "Flera rader,\nmed semikolon; och \"citat\".")
+    answers.start_response(info.token, "public")  # empty: started, nothing answered
     agreement = load_agreement(AGREEMENTS_DIR / "orebro.yaml", fw)
     fs.save_agreement(engine, agreement)
     fs.set_status(engine, "orebro", "easy_contact", 2024, "done", "Kontaktsida klar")
     fs.set_status(engine, "orebro", "seek_dialogue", 2025, "under_way")
-    return store
+    return engine
 
 
 def wipe(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.delete(db.metadata.tables["units"]))
-        conn.execute(sa.delete(fs.agreements_table))
+        conn.execute(sa.delete(metadata.tables["units"]))
+        conn.execute(sa.delete(agreements_table))
 
 
 def row_counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-                for t in db.metadata.sorted_tables}
+                for t in metadata.sorted_tables}
 
 
 def without_time(data: dict) -> dict:
@@ -63,33 +65,33 @@ def without_time(data: dict) -> dict:
 
 
 def test_json_round_trip_gives_identical_data(engine, framework):
-    store = fill(engine, framework)
-    first = exchange.export_json(store, framework)
+    fill(engine, framework)
+    first = exchange.export_json(engine, framework)
     original = json.loads(first)
-    scores_before = compare.compare(store, framework).scores
+    scores_before = compare.compare(engine, framework).scores
     counts_before = row_counts(engine)
     wipe(engine)
     assert row_counts(engine)["responses"] == 0
 
-    summary = exchange.import_bytes(store, framework, first, "all.json")
+    summary = exchange.import_bytes(engine, framework, first, "all.json")
     assert summary.responses_added == sum(len(a["responses"]) for a in original["assessments"]) == 12
     assert (summary.agreements, summary.followups) == (1, 2)
-    again = json.loads(exchange.export_json(store, framework))
+    again = json.loads(exchange.export_json(engine, framework))
     assert without_time(again) == without_time(original)
-    assert compare.compare(store, framework).scores == scores_before
+    assert compare.compare(engine, framework).scores == scores_before
     for name in ("units", "assessments", "responses", "ratings", "step_answers", "comments", "followups"):
         assert row_counts(engine)[name] == counts_before[name], name
 
 
 def test_csv_round_trip_gives_identical_data(engine, framework):
-    store = fill(engine, framework)
-    first = exchange.export_csv(store, framework, delimiter=";")
-    before = json.loads(exchange.export_json(store, framework))
+    fill(engine, framework)
+    first = exchange.export_csv(engine, framework, delimiter=";")
+    before = json.loads(exchange.export_json(engine, framework))
     wipe(engine)
-    summary = exchange.import_bytes(store, framework, first, "all.csv")
+    summary = exchange.import_bytes(engine, framework, first, "all.csv")
     assert summary.responses_added == 12
-    assert exchange.export_csv(store, framework, delimiter=";") == first
-    after = json.loads(exchange.export_json(store, framework))
+    assert exchange.export_csv(engine, framework, delimiter=";") == first
+    after = json.loads(exchange.export_json(engine, framework))
     # CSV carries no timestamps and no agreements; everything else is the same.
     strip = {"created_at", "updated_at", "submitted_at"}
     for a, b in zip(before["assessments"], after["assessments"]):
@@ -101,50 +103,50 @@ def test_csv_round_trip_gives_identical_data(engine, framework):
 
 
 def test_importing_the_same_file_twice_adds_nothing(engine, framework):
-    store = fill(engine, framework)
-    compare.refresh_summaries(store, framework)  # derived rows too: an import leaves them as they were
-    for name, payload in (("all.json", exchange.export_json(store, framework)),
-                          ("all.csv", exchange.export_csv(store, framework))):
+    fill(engine, framework)
+    compare.refresh_summaries(engine, framework)  # derived rows too: an import leaves them as they were
+    for name, payload in (("all.json", exchange.export_json(engine, framework)),
+                          ("all.csv", exchange.export_csv(engine, framework))):
         before = row_counts(engine)
-        summary = exchange.import_bytes(store, framework, payload, name)
+        summary = exchange.import_bytes(engine, framework, payload, name)
         assert (summary.responses_added, summary.responses_replaced, summary.responses_unchanged) == (0, 0, 12)
         assert summary.units_added == summary.assessments_added == 0
         assert row_counts(engine) == before
 
 
 def test_reimport_of_an_edited_file_replaces_that_response(sqlite_engine, framework):
-    store = fill(sqlite_engine, framework)
-    data = json.loads(exchange.export_json(store, framework))
+    engine = fill(sqlite_engine, framework)
+    data = json.loads(exchange.export_json(engine, framework))
     response = data["assessments"][0]["responses"][0]
     key = next(iter(response["ratings"]))
     response["ratings"][key] = 0 if response["ratings"][key] != 0 else 4
     before = row_counts(sqlite_engine)
-    summary = exchange.import_bytes(store, framework, json.dumps(data).encode(), "edited.json")
+    summary = exchange.import_bytes(engine, framework, json.dumps(data).encode(), "edited.json")
     assert (summary.responses_added, summary.responses_replaced, summary.responses_unchanged) == (0, 1, 11)
     assert row_counts(sqlite_engine)["ratings"] == before["ratings"]
-    exported = json.loads(exchange.export_json(store, framework))
+    exported = json.loads(exchange.export_json(engine, framework))
     tokens = {r["token"]: r for a in exported["assessments"] for r in a["responses"]}
     assert tokens[response["token"]]["ratings"][key] == response["ratings"][key]
     # The comparison sees the replaced answer.
     year = data["assessments"][0]["year"]
-    fresh = compare.aggregate_responses(framework, store.responses_where(years=[year]))
-    assert compare.compare(store, framework, years=[year]).scores[year] == \
+    fresh = compare.aggregate_responses(framework, Responses(engine).responses_where(years=[year]))
+    assert compare.compare(engine, framework, years=[year]).scores[year] == \
         compare.unit_scores(framework, fresh, year)
 
 
 def test_export_selection_and_csv_encoding(sqlite_engine, framework):
-    store = fill(sqlite_engine, framework)
-    one_unit = exchange.export_data(store, framework, unit="Förening Öst (fiktiv)")
+    engine = fill(sqlite_engine, framework)
+    one_unit = exchange.export_data(engine, framework, unit="Förening Öst (fiktiv)")
     assert [u["name"] for u in one_unit["units"]] == ["Förening Öst (fiktiv)"]
     assert [a["case"] for a in one_unit["assessments"]] == ["Lokalt kulturstöd"]
     assert one_unit["agreements"] == []  # the Örebro agreement belongs to another unit
-    one_year = exchange.export_data(store, framework, year=2024)
+    one_year = exchange.export_data(engine, framework, year=2024)
     assert {a["year"] for a in one_year["assessments"]} == {2024}
     assert [f["year"] for f in one_year["followups"]] == [2024]
     with pytest.raises(LookupError, match="no unit called 'Nowhere'"):
-        exchange.export_data(store, framework, unit="Nowhere")
+        exchange.export_data(engine, framework, unit="Nowhere")
 
-    raw = exchange.export_csv(store, framework, unit="Förening Öst (fiktiv)", delimiter=";")
+    raw = exchange.export_csv(engine, framework, unit="Förening Öst (fiktiv)", delimiter=";")
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     comment = next(r for r in rows if r["item_type"] == "comment")
@@ -152,7 +154,7 @@ def test_export_selection_and_csv_encoding(sqlite_engine, framework):
     assert {r["item_type"] for r in rows} == {"assessment", "response", "step", "rating", "comment"}
     assert next(r for r in rows if r["item_type"] == "assessment")["extensions"] == "mobilisation"
     with pytest.raises(ValueError, match="delimiter"):
-        exchange.export_csv(store, framework, delimiter="\t")
+        exchange.export_csv(engine, framework, delimiter="\t")
 
 
 # --- malformed files ------------------------------------------------------------------------------
@@ -280,19 +282,19 @@ MALFORMED = [
 
 @pytest.fixture
 def filled(sqlite_engine, framework):
-    store = fill(sqlite_engine, framework)
-    return store, json.loads(exchange.export_json(store, framework)), \
-        exchange.export_csv(store, framework).decode("utf-8-sig")
+    engine = fill(sqlite_engine, framework)
+    return engine, json.loads(exchange.export_json(engine, framework)), \
+        exchange.export_csv(engine, framework).decode("utf-8-sig")
 
 
 @pytest.mark.parametrize("name,build,where,words", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_file_is_rejected_with_its_own_message_and_changes_nothing(
         filled, framework, name, build, where, words):
-    store, valid_json, valid_csv = filled
+    engine, valid_json, valid_csv = filled
     filename, payload = build(valid_json, valid_csv)
-    before = row_counts(store.engine)
+    before = row_counts(engine)
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(store, framework, payload, filename)
+        exchange.import_bytes(engine, framework, payload, filename)
     message = str(caught.value)
     assert message.startswith(filename), message
     assert words in message, message
@@ -306,32 +308,32 @@ def test_malformed_file_is_rejected_with_its_own_message_and_changes_nothing(
     else:
         expected = where.format(r=path_of_first_response(valid_json), k=first_rating_key(valid_json))
         assert expected in message, message
-    assert row_counts(store.engine) == before
+    assert row_counts(engine) == before
 
 
 def test_conflict_with_the_database_is_found_before_anything_is_written(filled, framework):
-    store, valid_json, _csv = filled
+    engine, valid_json, _csv = filled
     data = copy.deepcopy(valid_json)
     # A known assessment token claimed for another year, plus a new response that would be added.
     data["assessments"][0]["year"] = 2019
     data["assessments"][0]["responses"].append({**copy.deepcopy(data["assessments"][0]["responses"][0]),
                                                 "token": "brand-new-token"})
     data["units"].append({"name": "Ny kommun", "kind": "municipality", "region": None})
-    before = row_counts(store.engine)
+    before = row_counts(engine)
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(store, framework, json.dumps(data).encode(), "conflict.json")
+        exchange.import_bytes(engine, framework, json.dumps(data).encode(), "conflict.json")
     assert "conflict.json: assessments[0].token: assessment" in str(caught.value)
     assert "already exists in the database" in str(caught.value)
-    assert row_counts(store.engine) == before
+    assert row_counts(engine) == before
 
 
 def test_many_problems_are_listed_together(filled, framework):
-    store, valid_json, _csv = filled
+    engine, valid_json, _csv = filled
     data = copy.deepcopy(valid_json)
     data["assessments"][0]["year"] = 1700
     data["units"][0]["kind"] = "planet"
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(store, framework, json.dumps(data).encode(), "two.json")
+        exchange.import_bytes(engine, framework, json.dumps(data).encode(), "two.json")
     paths = {p.path for p in caught.value.problems}
     assert ("assessments", 0, "year") in paths and ("units", 0, "kind") in paths
 
@@ -344,8 +346,7 @@ def test_bulk_load_writes_what_a_store_reads_back(engine, framework):
                       comments={"general": "hej; \"tab\"\there\nrad två"}),
              Response(unit="Bulkby", year=2030, side="civil_society", ratings={framework.statement_keys[1]: "dont_know"})]
     assert exchange.bulk_load(sqlite_engine, framework, items, unit_info={"Bulkby": ("region", "Län Z")}) == 2
-    store = Store(sqlite_engine)
-    back = store.responses_where(units=["Bulkby"])
+    back = Responses(sqlite_engine).responses_where(units=["Bulkby"])
     assert [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in back] == \
         [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in items]
-    assert compare.unit_info(store)["Bulkby"] == ("region", "Län Z")
+    assert compare.unit_info(engine)["Bulkby"] == ("region", "Län Z")

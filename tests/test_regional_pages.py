@@ -17,7 +17,9 @@ from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import AGREEMENTS_DIR, shipped_agreements
-from assessment.store.responses import Store
+from assessment.store.assessments import Assessments
+from assessment.store.migrations import open_database
+from assessment.store.responses import Responses
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90
@@ -29,18 +31,19 @@ def answer(fw, unit: str, year: int, side: str, rating: int, level: str = "infor
                     steps={s.id: StepAnswer(level=level) for s in fw.steps})
 
 
-def seed(store, fw, units: int = 2) -> list[str]:
+def seed(engine, fw, units: int = 2) -> list[str]:
     """Unit 0: public rates 4, civil society 0 (pooled 50); the others rate 2 on both sides; 2025 and 2026."""
     names = [f"Enhet {chr(ord('A') + i)} (test)" for i in range(units)]
+    assessments = Assessments(engine, fw)
     for name in names:
-        store.ensure_unit(name, region=REGION)
+        assessments.ensure_unit(name, region=REGION)
     items = []
     for year in (2025, 2026):
         items += [answer(fw, names[0], year, "public", 4, "dialogue"),
                   answer(fw, names[0], year, "civil_society", 0, "information")]
         for name in names[1:]:
             items += [answer(fw, name, year, side, 2, "consultation") for side in ("public", "civil_society")]
-    store.add_responses(items)
+    Responses(engine, fw).add_responses(items)
     return names
 
 
@@ -81,8 +84,8 @@ def test_compare_page_on_an_empty_database_explains_what_to_do(db_path):
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_every_comparison_view_renders(store, framework, lang):
-    seed(store, framework)
+def test_every_comparison_view_renders(page_engine, framework, lang):
+    seed(page_engine, framework)
     at = open_page("views/compare.py", lang)
     assert at.title[0].value == t("reg.compare.title", lang)
     assert t("reg.compare.group", lang, n=2, year=2026, side=t("regional.side.all", lang).lower()) in texts(at)
@@ -98,8 +101,8 @@ def ranking_score(at: AppTest, fw, unit: str) -> float:
     return float(row[fw.principles[0].name.sv])
 
 
-def test_side_filter_applies_to_the_ranking_table(store, framework):
-    names = seed(store, framework)
+def test_side_filter_applies_to_the_ranking_table(page_engine, framework):
+    names = seed(page_engine, framework)
     at = open_page("views/compare.py")
     run(at.radio(key="cmp_view").set_value("ranking"))
     assert ranking_score(at, framework, names[0]) == 50.0  # (4 + 0) / 2 / 4 * 100
@@ -110,8 +113,8 @@ def test_side_filter_applies_to_the_ranking_table(store, framework):
     assert ranking_score(at, framework, names[1]) == 50.0
 
 
-def test_more_than_six_units_are_drawn_as_small_multiples(store, framework):
-    names = seed(store, framework, units=8)
+def test_more_than_six_units_are_drawn_as_small_multiples(page_engine, framework):
+    names = seed(page_engine, framework, units=8)
     at = open_page("views/compare.py")
     spec, = chart_specs(at)
     assert spec["facet"]["field"] == "unit"
@@ -121,10 +124,10 @@ def test_more_than_six_units_are_drawn_as_small_multiples(store, framework):
     assert t("reg.compare.group", "sv", n=3, year=2026, side=t("regional.side.all", "sv").lower()) in texts(at)
 
 
-def test_region_filter_limits_the_units(store, framework):
-    names = seed(store, framework, units=3)
-    store.ensure_unit("Annanstans (test)", region="Annat län")
-    store.add_response(answer(framework, "Annanstans (test)", 2026, "public", 1))
+def test_region_filter_limits_the_units(page_engine, assessments, responses, framework):
+    names = seed(page_engine, framework, units=3)
+    assessments.ensure_unit("Annanstans (test)", region="Annat län")
+    responses.add_response(answer(framework, "Annanstans (test)", 2026, "public", 1))
     at = open_page("views/compare.py")
     assert "Annanstans (test)" in at.multiselect(key="cmp_units").options
     run(at.selectbox(key="cmp_region").set_value(REGION))
@@ -133,8 +136,8 @@ def test_region_filter_limits_the_units(store, framework):
     assert "Annanstans (test)" not in set(at.dataframe[-1].value.iloc[:, 0])
 
 
-def test_make_report_offers_pdf_and_html(store, framework):
-    names = seed(store, framework)
+def test_make_report_offers_pdf_and_html(page_engine, framework):
+    names = seed(page_engine, framework)
     at = open_page("views/compare.py")
     run(at.radio(key="cmp_view").set_value("report"))
     run(at.selectbox(key="rep_unit").set_value(names[0]))
@@ -146,10 +149,10 @@ def test_make_report_offers_pdf_and_html(store, framework):
     assert made["pdf"].startswith(b"%PDF") and b"<svg" in made["html"]
 
 
-def test_report_for_a_year_without_answers_shows_an_error(store, framework):
-    names = seed(store, framework)
-    store.ensure_unit("Ny enhet (test)", region=REGION)
-    store.add_response(answer(framework, "Ny enhet (test)", 2026, "public", 3))
+def test_report_for_a_year_without_answers_shows_an_error(page_engine, assessments, responses, framework):
+    names = seed(page_engine, framework)
+    assessments.ensure_unit("Ny enhet (test)", region=REGION)
+    responses.add_response(answer(framework, "Ny enhet (test)", 2026, "public", 3))
     at = open_page("views/compare.py")
     run(at.radio(key="cmp_view").set_value("report"))
     run(at.selectbox(key="rep_unit").set_value("Ny enhet (test)"))
@@ -167,28 +170,28 @@ def status_key(agreement_id: str, year: int, commitment_id: str) -> str:
 
 
 @pytest.mark.parametrize("page", ["views/followup.py", "views/data.py"])
-def test_pages_speak_english(store, framework, page):
-    seed(store, framework)
+def test_pages_speak_english(page_engine, framework, page):
+    seed(page_engine, framework)
     at = open_page(page, "en")
     title = {"views/followup.py": "reg.followup.title", "views/data.py": "reg.data.title"}[page]
     assert at.title[0].value == t(title, "en")
 
 
-def test_followup_saves_status_and_note_as_given(store, framework):
+def test_followup_saves_status_and_note_as_given(page_engine, framework):
     at = open_page("views/followup.py")
     agreement_id = at.selectbox(key="fu_agreement").value
     run(at.number_input(key="fu_year").set_value(2025))
     agreement = next(a for a in shipped_agreements(framework) if a.id == agreement_id)
     first = agreement.commitments[0].id
     run(at.radio(key=status_key(agreement_id, 2025, first)).set_value("under_way"))
-    saved = fs.statuses(store, agreement_id, 2025)
+    saved = fs.statuses(page_engine, agreement_id, 2025)
     assert saved[first].status == "under_way" and saved[first].note == ""
     run(at.text_input(key=f"fu_note_{agreement_id}_2025_{first}").input("Möte bokat i maj"))
-    assert fs.statuses(store, agreement_id, 2025)[first].note == "Möte bokat i maj"
-    assert len(fs.statuses(store, agreement_id, 2025)) == 1  # nothing else was recorded
+    assert fs.statuses(page_engine, agreement_id, 2025)[first].note == "Möte bokat i maj"
+    assert len(fs.statuses(page_engine, agreement_id, 2025)) == 1  # nothing else was recorded
 
 
-def test_followup_status_whose_callback_was_lost_is_saved_on_the_next_run(store, framework):
+def test_followup_status_whose_callback_was_lost_is_saved_on_the_next_run(page_engine, framework):
     """Streamlit drops some on_change callbacks when changes come faster than reruns.
 
     A status or note set without its callback running (as such a dropped change looks
@@ -201,25 +204,25 @@ def test_followup_status_whose_callback_was_lost_is_saved_on_the_next_run(store,
     first, second = agreement.commitments[0].id, agreement.commitments[1].id
     at.session_state[status_key(agreement_id, 2025, first)] = "done"  # the value arrives, no callback runs
     run(at)
-    assert {c: f.status for c, f in fs.statuses(store, agreement_id, 2025).items()} == {first: "done"}
+    assert {c: f.status for c, f in fs.statuses(page_engine, agreement_id, 2025).items()} == {first: "done"}
     assert at.radio(key=status_key(agreement_id, 2025, first)).value == "done"
     assert at.metric[0].value == f"{100 / len(agreement.commitments):.0f}"
     at.session_state[f"fu_note_{agreement_id}_2025_{first}"] = "Klart i mars"
     run(at)
-    assert fs.statuses(store, agreement_id, 2025)[first].note == "Klart i mars"
+    assert fs.statuses(page_engine, agreement_id, 2025)[first].note == "Klart i mars"
     # A year whose widgets were never drawn in this session holds nothing of the user's: nothing saved.
     at.session_state[status_key(agreement_id, 2024, second)] = "done"
     run(at)
-    assert fs.followup_years(store, agreement_id) == [2025]
+    assert fs.followup_years(page_engine, agreement_id) == [2025]
 
 
-def test_followup_progress_and_change_since_last_year(store, framework):
+def test_followup_progress_and_change_since_last_year(page_engine, framework):
     agreement = shipped_agreements(framework)[0]
-    fs.save_agreement(store, agreement)
+    fs.save_agreement(page_engine, agreement)
     first, second = agreement.commitments[0].id, agreement.commitments[1].id
-    fs.set_status(store, agreement.id, first, 2025, "under_way")
-    fs.set_status(store, agreement.id, first, 2026, "done")
-    fs.set_status(store, agreement.id, second, 2026, "done")
+    fs.set_status(page_engine, agreement.id, first, 2025, "under_way")
+    fs.set_status(page_engine, agreement.id, first, 2026, "done")
+    fs.set_status(page_engine, agreement.id, second, 2026, "done")
     at = open_page("views/followup.py")
     assert at.number_input(key="fu_year").value == 2026  # the latest year followed up
     n = len(agreement.commitments)
@@ -232,9 +235,9 @@ def test_followup_progress_and_change_since_last_year(store, framework):
     assert t("reg.followup.newly_done", "sv") in texts(at)
 
 
-def test_bad_agreement_upload_is_explained_and_changes_nothing(store, framework):
+def test_bad_agreement_upload_is_explained_and_changes_nothing(page_engine, framework):
     at = open_page("views/followup.py")
-    before = fs.list_agreements(store)
+    before = fs.list_agreements(page_engine)
     bad = b"id: test\ntitle: {sv: T, en: T}\nunit: X\nadopted: 2020-01-01\nparties:\n" \
           b"  - {id: public, name: {sv: K, en: M}}\ncommitments:\n" \
           b"  - id: c1\n    party: public\n    text: {sv: a, en: a}\n    principles: [opennes]\n"
@@ -243,16 +246,16 @@ def test_bad_agreement_upload_is_explained_and_changes_nothing(store, framework)
     assert at.error, "no error shown"
     message = at.error[0].value
     assert "min.yaml:11:" in message and "opennes" in message
-    assert fs.list_agreements(store) == before
+    assert fs.list_agreements(page_engine) == before
 
 
-def test_good_agreement_upload_is_stored_and_selected(store, framework):
+def test_good_agreement_upload_is_stored_and_selected(page_engine, framework):
     text = (AGREEMENTS_DIR / "orebro.yaml").read_text(encoding="utf-8")
     text = text.replace("id: orebro\n", "id: egen\n", 1).replace("unit: Örebro kommun", "unit: Egen kommun", 1)
     at = open_page("views/followup.py")
     at.file_uploader(key="fu_upload").set_value(("egen.yaml", text.encode(), "application/x-yaml"))
     run(at)
-    assert [a.id for a in fs.list_agreements(store)] == ["egen"]
+    assert [a.id for a in fs.list_agreements(page_engine)] == ["egen"]
     assert at.selectbox(key="fu_agreement").value == "egen"
     # The page can still switch to another agreement while the file stays in the uploader.
     run(at.selectbox(key="fu_agreement").set_value("orebro"))
@@ -264,16 +267,16 @@ def test_good_agreement_upload_is_stored_and_selected(store, framework):
 @pytest.fixture
 def export_files(tmp_path, framework):
     """A JSON and a CSV export made by the core from a database of their own."""
-    source = Store.open(f"sqlite:///{tmp_path / 'source.db'}", framework)
+    source = open_database(f"sqlite:///{tmp_path / 'source.db'}")
     seed(source, framework)
     return exchange.export_json(source, framework), exchange.export_csv(source, framework)
 
 
-def response_count(store) -> int:
-    return len(store.responses_where())
+def response_count(engine) -> int:
+    return len(Responses(engine).responses_where())
 
 
-def test_bad_file_among_good_ones_imports_nothing_and_names_file_row_and_field(store, framework, export_files):
+def test_bad_file_among_good_ones_imports_nothing_and_names_file_row_and_field(page_engine, framework, export_files):
     good_json, csv_bytes = export_files
     lines = csv_bytes.decode("utf-8-sig").splitlines()
     header = lines[0].split(",")
@@ -290,29 +293,29 @@ def test_bad_file_among_good_ones_imports_nothing_and_names_file_row_and_field(s
     assert at.error, "no error shown"
     message = at.error[0].value
     assert f"bad.csv:{row + 1}" in message and "value" in message
-    assert response_count(store) == 0  # not even the good file was imported
-    assert store.list_assessments() == []
+    assert response_count(page_engine) == 0  # not even the good file was imported
+    assert Assessments(page_engine).list_assessments() == []
 
 
-def test_importing_the_same_file_twice_reports_nothing_new(store, framework, export_files):
+def test_importing_the_same_file_twice_reports_nothing_new(page_engine, framework, export_files):
     good_json, _csv = export_files
     at = open_page("views/data.py")
     at.file_uploader(key="imp_files").set_value(("export.json", good_json, "application/json"))
     run(at)
     run(at.button(key="imp_go").click())
     assert at.success and "export.json" in at.success[0].value
-    added = response_count(store)
+    added = response_count(page_engine)
     assert added == 8
     run(at.button(key="imp_go").click())
     assert not at.success
     assert at.info and at.info[0].value == t("reg.data.nothing_new", "sv", file="export.json", unchanged=added)
-    assert response_count(store) == added
+    assert response_count(page_engine) == added
 
 
 @pytest.mark.parametrize("scope", ["assessment", "unit", "all"])
 @pytest.mark.parametrize("fmt", ["json", "csv"])
-def test_export_offers_a_download_for_each_scope_and_format(store, framework, scope, fmt):
-    seed(store, framework)
+def test_export_offers_a_download_for_each_scope_and_format(page_engine, framework, scope, fmt):
+    seed(page_engine, framework)
     at = open_page("views/data.py")
     run(at.radio(key="exp_scope").set_value(scope))
     run(at.radio(key="exp_format").set_value(fmt))

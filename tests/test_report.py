@@ -11,7 +11,8 @@ from assessment.regional import followup as fs
 from assessment.regional.agreements import shipped_agreements
 from assessment.report.content import (Figure, Table, build_report, collect_report, number, render_html, report_blocks,
                                        unicode_font)
-from assessment.store.responses import Store
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
 
 UNIT, NEIGHBOUR, ELSEWHERE = "Åby kommun", "Bäcka kommun", "Öby kommun"
 REGION = "Testlän"
@@ -23,39 +24,39 @@ def answer(fw, unit: str, year: int, side: str, rating: int, level: str) -> Resp
 
 
 @pytest.fixture
-def store(engine, framework):
+def database(engine, framework):
     """On SQLite and PostgreSQL.
 
     Åby: 2026 public rates 3 and civil society 1 (pooled 2 -> 50); 2025 all 1 (-> 25).
     Bäcka (same region) 2026 all 4 (-> 100). Öby (another region) 2026 all 0.
     """
-    store = Store(engine, framework)
-    store.ensure_unit(UNIT, region=REGION)
-    store.ensure_unit(NEIGHBOUR, region=REGION)
-    store.ensure_unit(ELSEWHERE, region="Annat län")
+    assessments, responses = Assessments(engine, framework), Responses(engine, framework)
+    assessments.ensure_unit(UNIT, region=REGION)
+    assessments.ensure_unit(NEIGHBOUR, region=REGION)
+    assessments.ensure_unit(ELSEWHERE, region="Annat län")
     for response in (answer(framework, UNIT, 2026, "public", 3, "dialogue"),
                      answer(framework, UNIT, 2026, "civil_society", 1, "information"),
                      answer(framework, UNIT, 2025, "public", 1, "information"),
                      answer(framework, NEIGHBOUR, 2026, "public", 4, "partnership"),
                      answer(framework, ELSEWHERE, 2026, "public", 0, "none")):
-        store.add_response(response)
-    return store
+        responses.add_response(response)
+    return engine
 
 
 @pytest.fixture
-def agreement(store, framework):
+def agreement(database, framework):
     """The Örebro agreement, adopted by Åby: 2025 one commitment under way; 2026 it is done, another n/a."""
     agreement = shipped_agreements(framework)[0].model_copy(update={"unit": UNIT})
-    fs.save_agreement(store, agreement)
+    fs.save_agreement(database, agreement)
     first, second = agreement.commitments[0].id, agreement.commitments[1].id
-    fs.set_status(store, agreement.id, first, 2025, "under_way")
-    fs.set_status(store, agreement.id, first, 2026, "done", "klart")
-    fs.set_status(store, agreement.id, second, 2026, "not_applicable")
+    fs.set_status(database, agreement.id, first, 2025, "under_way")
+    fs.set_status(database, agreement.id, first, 2026, "done", "klart")
+    fs.set_status(database, agreement.id, second, 2026, "not_applicable")
     return agreement
 
 
-def test_collected_numbers_match_hand_computed_values(store, framework, agreement):
-    data = collect_report(store, framework, UNIT, 2026)
+def test_collected_numbers_match_hand_computed_values(database, framework, agreement):
+    data = collect_report(database, framework, UNIT, 2026)
     assert {s.score for s in data.scores} == {50.0}
     assert {s.score for s in data.side_scores["public"]} == {75.0}
     assert {s.score for s in data.side_scores["civil_society"]} == {25.0}
@@ -80,8 +81,8 @@ def test_collected_numbers_match_hand_computed_values(store, framework, agreemen
 
 
 @pytest.mark.parametrize("lang, delta", [("sv", "+25,0"), ("en", "+25.0")])
-def test_previous_year_table_shows_the_change_in_the_language(store, framework, lang, delta):
-    blocks = report_blocks(collect_report(store, framework, UNIT, 2026), framework, lang)
+def test_previous_year_table_shows_the_change_in_the_language(database, framework, lang, delta):
+    blocks = report_blocks(collect_report(database, framework, UNIT, 2026), framework, lang)
     last_table = [b for b in blocks if isinstance(b, Table)][-1]
     assert last_table.header[1:3] == ["2025", "2026"]
     assert [row[-1] for row in last_table.rows] == [delta] * len(framework.principles)
@@ -104,8 +105,8 @@ def pdf_text_and_first_page(pdf_bytes: bytes):
 
 
 @pytest.mark.parametrize("lang, other", [("sv", "en"), ("en", "sv")])
-def test_pdf_report_renders_with_text_and_charts(store, framework, agreement, lang, other):
-    pdf_bytes = build_report(store, framework, UNIT, 2026, lang, "pdf")
+def test_pdf_report_renders_with_text_and_charts(database, framework, agreement, lang, other):
+    pdf_bytes = build_report(database, framework, UNIT, 2026, lang, "pdf")
     assert pdf_bytes.startswith(b"%PDF")
     text, image, pages = pdf_text_and_first_page(pdf_bytes)
     assert UNIT in text  # å ä ö survive: the Unicode font is embedded
@@ -119,8 +120,8 @@ def test_pdf_report_renders_with_text_and_charts(store, framework, agreement, la
     assert pages >= 2
 
 
-def test_html_report_is_self_contained_with_inline_svg(store, framework, agreement):
-    html = build_report(store, framework, UNIT, 2026, "en", "html").decode("utf-8")
+def test_html_report_is_self_contained_with_inline_svg(database, framework, agreement):
+    html = build_report(database, framework, UNIT, 2026, "en", "html").decode("utf-8")
     assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html
     assert html.count("<svg") >= 2  # radar and step matrix
     assert "<script" not in html and "src=\"http" not in html and "href=\"http" not in html
@@ -129,16 +130,16 @@ def test_html_report_is_self_contained_with_inline_svg(store, framework, agreeme
     assert agreement.title("en") in html
 
 
-def test_report_without_agreement_or_earlier_year(store, framework):
-    data = collect_report(store, framework, NEIGHBOUR, 2026)
+def test_report_without_agreement_or_earlier_year(database, framework):
+    data = collect_report(database, framework, NEIGHBOUR, 2026)
     assert data.followups == [] and data.previous_year is None
     html = render_html(report_blocks(data, framework, "sv"), "sv", "x").decode()
     assert t("reg.report.no_previous", "sv") in html
     assert "Uppföljning:" not in html
 
 
-def test_charts_in_the_report_carry_the_region_band(store, framework):
-    blocks = report_blocks(collect_report(store, framework, UNIT, 2026), framework, "sv")
+def test_charts_in_the_report_carry_the_region_band(database, framework):
+    blocks = report_blocks(collect_report(database, framework, UNIT, 2026), framework, "sv")
     radar = next(b for b in blocks if isinstance(b, Figure))
     rows = [r for rows in radar.chart.to_dict()["datasets"].values() for r in rows]
     assert {r["median"] for r in rows if "median" in r and "q1" in r} == {75.0}
@@ -148,16 +149,16 @@ def test_charts_in_the_report_carry_the_region_band(store, framework):
     ("Ingenstans", 2026, "no assessment for unit 'Ingenstans'"),
     (UNIT, 2019, "years with answers: 2025, 2026"),
 ])
-def test_nothing_to_report_is_a_readable_lookup_error(store, framework, unit, year, message):
+def test_nothing_to_report_is_a_readable_lookup_error(database, framework, unit, year, message):
     with pytest.raises(LookupError, match=message):
-        build_report(store, framework, unit, year, "sv", "pdf")
+        build_report(database, framework, unit, year, "sv", "pdf")
 
 
-def test_bad_format_or_language_is_refused(store, framework):
+def test_bad_format_or_language_is_refused(database, framework):
     with pytest.raises(ValueError, match="pdf or html"):
-        build_report(store, framework, UNIT, 2026, "sv", "docx")
+        build_report(database, framework, UNIT, 2026, "sv", "docx")
     with pytest.raises(ValueError, match="sv or en"):
-        build_report(store, framework, UNIT, 2026, "de", "pdf")
+        build_report(database, framework, UNIT, 2026, "de", "pdf")
 
 
 def test_the_pdf_font_is_a_unicode_truetype_font():

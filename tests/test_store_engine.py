@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from assessment.store import engine as db
-from assessment.store.engine import database_url, get_engine, init_db, make_engine, normalize_url
-from assessment.store.responses import Store
+from assessment.store import migrations
+from assessment.store.assessments import Assessments
+from assessment.store.engine import database_url, get_engine, make_engine, normalize_url
+from assessment.store.migrations import init_db, open_database
 from pg_server import free_port
 
 
@@ -63,7 +64,7 @@ def test_bad_database_url_in_the_environment(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgress://u@host/db")
     with pytest.raises(ValueError, match="DATABASE_URL 'postgress://u@host/db' cannot be used: "
                                          "unsupported database 'postgress'"):
-        Store.open()
+        open_database()
 
 
 def test_unreachable_server_is_one_clear_error():
@@ -130,9 +131,8 @@ def test_sqlite_transactions_roll_back_reads_and_ddl(tmp_path):
 def test_in_memory_sqlite_is_one_database(tmp_path):
     engine = make_engine("sqlite://")
     try:
-        store = Store(engine)
-        assessment = store.create_assessment("Lund", 2022)
-        assert Store(engine).get_assessment(assessment.token) == assessment
+        assessment = Assessments(engine).create_assessment("Lund", 2022)
+        assert Assessments(engine).get_assessment(assessment.token) == assessment
     finally:
         engine.dispose()
 
@@ -148,16 +148,16 @@ def test_engines_are_cached_per_url(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("ASSESSMENT_DB", str(tmp_path / "a.db"))
     assert get_engine() is first
-    assert Store.open().engine is first
-    assert Store.open(url).engine is first
+    assert open_database() is first
+    assert Assessments.open(url).engine is first
 
 
-def test_store_open_creates_the_schema_once(tmp_path):
+def test_opening_a_repository_creates_the_schema_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    store = Store.open(url)
-    store.create_assessment("Lund", 2022)
+    assessments = Assessments.open(url)
+    assessments.create_assessment("Lund", 2022)
     assert Path(tmp_path / "fresh.db").is_file()
-    with store.engine.connect() as conn:
-        versions = conn.execute(sa.select(db.schema_version.c.version)).scalars().all()
-    assert versions == [len(db.MIGRATIONS)]
-    assert [a.unit for a in Store.open(url).list_assessments()] == ["Lund"]
+    with assessments.engine.connect() as conn:
+        versions = conn.execute(sa.select(migrations.schema_version.c.version)).scalars().all()
+    assert versions == [len(migrations.MIGRATIONS)]
+    assert [a.unit for a in Assessments.open(url).list_assessments()] == ["Lund"]

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assessment.framework.matrix import Text  # noqa: E402
-from assessment.store.engine import init_db, make_engine  # noqa: E402
+from assessment.store.engine import make_engine  # noqa: E402
+from assessment.store.migrations import init_db  # noqa: E402
 from assessment.workshop.decks import Card, Deck  # noqa: E402
 from assessment.workshop.repository import WorkshopStore  # noqa: E402
 

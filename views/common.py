@@ -1,14 +1,21 @@
-"""Helpers shared by all pages: language, framework, store, links."""
+"""Helpers shared by all pages: language, framework, database and repositories, links."""
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import streamlit as st
+from sqlalchemy.engine import Engine
 
 from assessment.framework.matrix import Framework, get_framework
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import DEFAULT_LANG, LANGUAGE_NAMES, t
+from assessment.store.assessments import Assessments
+from assessment.store.engine import database_url
+from assessment.store.migrations import open_database
+from assessment.store.repository import Repository
+from assessment.store.responses import Responses
 
 
 def language_switch() -> str:
@@ -34,7 +41,7 @@ def page_title(key: str, language: str) -> str:
     return t(key, language)
 
 
-# --- framework and store ---------------------------------------------------------------
+# --- framework and database -------------------------------------------------------------
 
 def framework() -> Framework:
     """The framework (cached by file version in the core); a broken matrix stops the page politely."""
@@ -45,39 +52,48 @@ def framework() -> Framework:
         st.stop()
 
 
+RepositoryKind = TypeVar("RepositoryKind", bound=Repository)
+
+
 @st.cache_resource(show_spinner=False)
-def _store(url: str, framework_id: int, _framework: Framework):
-    # One engine (connection pool) per database for the whole server, not one per rerun.
-    # The framework lets the Store refuse answers that do not fit the matrix.
-    from assessment.store.responses import Store
-
-    return Store.open(url, _framework)
+def _repository(kind: type, url: str, framework_id: int, _framework: Framework):
+    # One per kind and database for the whole server, all on the process's one engine
+    # (connection pool). The framework lets it refuse answers that do not fit the matrix.
+    return kind(open_database(url), _framework)
 
 
-def get_store():
-    """The Store for the configured database (DATABASE_URL / ASSESSMENT_DB), created once."""
-    from assessment.store import engine as db
-
+def repository(kind: type[RepositoryKind]) -> RepositoryKind:
+    """The Assessments, Answers or Responses of the configured database (DATABASE_URL /
+    ASSESSMENT_DB), made once."""
     fw = framework()
     try:
-        return _store(db.database_url(), id(fw), fw)
+        return _repository(kind, database_url(), id(fw), fw)
     except ValueError as exc:  # a bad DATABASE_URL: say which and why, no traceback
         st.error(t("common.db_error", lang(), reason=str(exc)))
         st.stop()
 
 
-def find_response(store, token: str):
+def database() -> Engine:
+    """The engine of the configured database, its schema current (for the regional core)."""
+    try:
+        return open_database(database_url())
+    except ValueError as exc:
+        st.error(t("common.db_error", lang(), reason=str(exc)))
+        st.stop()
+
+
+def find_response(responses: Responses, token: str):
     """The ResponseInfo for a personal token, or None when there is none."""
     try:
-        return store.get_response(token) if token else None
+        return responses.get_response(token) if token else None
     except LookupError:
         return None
 
 
-def find_assessment(store, token: str):
+def find_assessment(assessments: Assessments, token: str):
     """The AssessmentInfo for a share token, or None when there is none."""
     try:
-        return store.get_assessment(token) if token else None
+        return assessments.get_assessment(token) if token else None
     except LookupError:
         return None
 

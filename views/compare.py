@@ -17,7 +17,8 @@ from assessment.charts import comparison as cc
 from assessment.i18n import LANGUAGE_NAMES, t
 from assessment.regional import compare
 from assessment.report.content import build_report
-from views.common import framework, get_store, lang
+from assessment.store.assessments import Assessments
+from views.common import database, framework, lang
 
 PAGE_SIZE = 48  # small multiples per page
 VIEWS = ("profiles", "unit", "ranking", "steps", "trends", "report")
@@ -25,7 +26,7 @@ SIDES = (None, "public", "civil_society")
 
 L = lang()
 fw = framework()
-store = get_store()
+engine = database()
 st.title(t("reg.compare.title", L))
 st.caption(t("reg.compare.intro", L))
 
@@ -38,14 +39,14 @@ st.caption(t("reg.compare.intro", L))
 def _comparison(units: tuple[str, ...] | None, years: tuple[int, ...] | None, side: str | None,
                 region: str | None, version: tuple) -> compare.Comparison:
     # `version` (compare.data_version) changes with the data, so an import is never hidden by the cache.
-    return compare.compare(store, fw, units=list(units) if units is not None else None,
+    return compare.compare(engine, fw, units=list(units) if units is not None else None,
                            years=list(years) if years else None, side=side, region=region)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _heatmap(units: tuple[str, ...] | None, year: int, side: str | None, region: str | None,
              version: tuple) -> list[compare.HeatCell]:
-    agg = compare.load_aggregates(store, fw, units=list(units) if units is not None else None,
+    agg = compare.load_aggregates(engine, fw, units=list(units) if units is not None else None,
                                   years=[year], side=side, region=region)
     return compare.heatmap(fw, agg, year)
 
@@ -53,8 +54,8 @@ def _heatmap(units: tuple[str, ...] | None, year: int, side: str | None, region:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _catalogue(version: tuple) -> tuple[dict[str, tuple[str, str | None]], list[int], list[str]]:
     """Every unit's (kind, region), the years with assessments, and units with assessments."""
-    found = store.list_assessments()
-    return compare.unit_info(store), sorted({a.year for a in found}), sorted({a.unit for a in found})
+    found = Assessments(engine).list_assessments()
+    return compare.unit_info(engine), sorted({a.year for a in found}), sorted({a.unit for a in found})
 
 
 def side_label(side: str | None) -> str:
@@ -77,7 +78,7 @@ def download_chart(chart, name: str, key: str) -> None:
 
 # --- filters ----------------------------------------------------------------------------
 
-version = compare.data_version(store)
+version = compare.data_version(engine)
 unit_info, all_years, assessed = _catalogue(version)
 if not assessed:
     st.info(t("reg.compare.empty", L))
@@ -206,7 +207,7 @@ else:  # the council report
     if st.button(t("reg.report.make", L), type="primary", key="rep_make"):
         try:
             with st.spinner(t("reg.report.making", L)):
-                made = {fmt: build_report(store, fw, report_unit, report_year, report_lang, fmt)
+                made = {fmt: build_report(engine, fw, report_unit, report_year, report_lang, fmt)
                         for fmt in ("pdf", "html")}
             st.session_state["report"] = (wanted, made)
         except (LookupError, ValueError, RuntimeError) as exc:  # RuntimeError: no Unicode font installed

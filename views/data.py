@@ -16,13 +16,14 @@ from assessment.exchange import importer as exchange
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
-from views.common import framework, get_store, lang
+from assessment.store.assessments import Assessments
+from views.common import database, framework, lang, repository
 
 MAX_PROBLEMS_SHOWN = 60
 
 L = lang()
 fw = framework()
-store = get_store()
+engine = database()
 st.title(t("reg.data.title", L))
 st.caption(t("reg.data.intro", L))
 
@@ -35,7 +36,7 @@ def safe_name(text: str) -> str:
 # --- export ----------------------------------------------------------------------------------
 
 st.header(t("reg.data.export", L))
-assessments = store.list_assessments()
+assessments = repository(Assessments).list_assessments()
 unit_names = sorted({a.unit for a in assessments})
 if not assessments:
     st.info(t("reg.data.empty", L))
@@ -64,10 +65,10 @@ else:
     if fmt == "csv":
         delimiter = f2.radio(t("reg.data.delimiter", L), (",", ";"), horizontal=True, key="exp_delimiter",
                              format_func=lambda d: t("reg.data.comma" if d == "," else "reg.data.semicolon", L))
-        make = functools.partial(exchange.export_csv, store, fw, delimiter=delimiter, **options)
+        make = functools.partial(exchange.export_csv, engine, fw, delimiter=delimiter, **options)
         mime = "text/csv"
     else:
-        make = functools.partial(exchange.export_json, store, fw, **options)
+        make = functools.partial(exchange.export_json, engine, fw, **options)
         mime = "application/json"
         st.caption(t("reg.data.json_note", L))
     # Made when clicked: a whole database can be large.
@@ -93,8 +94,8 @@ def agreement_state() -> dict:
 
     (The import reports how many it wrote, and it writes them again on every import.)
     """
-    state: dict = {("agreement", a.id): a.to_data() for a in fs.list_agreements(store)}
-    state.update({(f.agreement_id, f.commitment_id, f.year): (f.status, f.note) for f in fs.followups(store)})
+    state: dict = {("agreement", a.id): a.to_data() for a in fs.list_agreements(engine)}
+    state.update({(f.agreement_id, f.commitment_id, f.year): (f.status, f.note) for f in fs.followups(engine)})
     return state
 
 
@@ -129,7 +130,7 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
         for upload in files:
             before = agreement_state()
             try:
-                summary = exchange.import_bytes(store, fw, upload.getvalue(), upload.name)
+                summary = exchange.import_bytes(engine, fw, upload.getvalue(), upload.name)
             except SourceError as exc:
                 show_problems(list(exc.problems))
                 continue

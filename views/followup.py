@@ -3,7 +3,7 @@
 Each status or note is saved the moment it is given (one short transaction), so
 nothing is lost when the page is left half-way; one whose callback Streamlit dropped
 is saved at the start of the next run (views.autosave). Progress is computed by the
-core (assessment.followup_store) from what is saved.
+core (assessment.regional.followup) from what is saved.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import Agreement, parse_agreement, shipped_agreements
 from views.autosave import Autosave
-from views.common import framework, get_store, lang
+from views.common import database, framework, lang
 
 L = lang()
 fw = framework()
-store = get_store()
+engine = database()
 st.title(t("reg.followup.title", L))
 st.caption(t("reg.followup.intro", L))
 
@@ -56,14 +56,14 @@ with st.expander(t("reg.followup.upload", L), expanded=False):
             st.error(t("reg.followup.upload_error", L, file=upload.name) + "\n\n" +
                      "\n".join(f"- `{problem}`" for problem in exc.problems))
         else:
-            fs.save_agreement(store, uploaded)
+            fs.save_agreement(engine, uploaded)
             st.session_state["fu_agreement"] = uploaded.id
             st.success(t("reg.followup.uploaded", L, title=uploaded.title(L),
                          n=len(uploaded.commitments)))
 
 # Stored agreements (with their follow-ups) come first and keep the wording they were followed
 # up with; shipped ones not yet stored are offered after them.
-agreements = {a.id: a for a in fs.list_agreements(store)}
+agreements = {a.id: a for a in fs.list_agreements(engine)}
 for sample in shipped():
     agreements.setdefault(sample.id, sample)
 if not agreements:
@@ -94,9 +94,9 @@ def save(agreement_id: str, year: int, commitment_id: str) -> None:
     if status is None or agreement_id not in agreements:
         return
     try:
-        if fs.get_agreement(store, agreement_id) is None:
-            fs.save_agreement(store, agreements[agreement_id])
-        fs.set_status(store, agreement_id, commitment_id, year, status, note or "")
+        if fs.get_agreement(engine, agreement_id) is None:
+            fs.save_agreement(engine, agreements[agreement_id])
+        fs.set_status(engine, agreement_id, commitment_id, year, status, note or "")
         st.session_state["fu_saved"] = commitment_id
         autosave.mark_saved(status_key(agreement_id, year, commitment_id),
                             note_key(agreement_id, year, commitment_id))
@@ -113,15 +113,15 @@ c1, c2 = st.columns([3, 1])
 agreement_id = c1.selectbox(t("reg.followup.agreement", L), ids, key="fu_agreement",
                             format_func=lambda i: f"{agreements[i].title(L)} ({agreements[i].unit})")
 agreement = agreements[agreement_id]
-recorded_years = fs.followup_years(store, agreement.id)
+recorded_years = fs.followup_years(engine, agreement.id)
 year = c2.number_input(t("reg.followup.year", L), min_value=1900, max_value=2200, step=1,
                        value=recorded_years[-1] if recorded_years else date.today().year, key="fu_year")
 year = int(year)
 
-now = fs.statuses(store, agreement.id, year)
+now = fs.statuses(engine, agreement.id, year)
 earlier = [y for y in recorded_years if y < year]
 previous_year = earlier[-1] if earlier else None
-before = fs.statuses(store, agreement.id, previous_year) if previous_year else {}
+before = fs.statuses(engine, agreement.id, previous_year) if previous_year else {}
 
 
 record, overview = st.tabs([t("reg.followup.tab_record", L), t("reg.followup.tab_progress", L)])

@@ -9,8 +9,11 @@ import streamlit as st
 
 from assessment.i18n import t
 from assessment.regional.demo import DEMO_UNITS
-from views.common import (app_url, find_assessment, find_response, flash, framework, get_store, lang,
-                          lang_params, show_flash, token_from)
+from assessment.store.answers import Answers
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
+from views.common import (app_url, find_assessment, find_response, flash, framework, lang, lang_params, repository,
+                          show_flash, token_from)
 
 SIDES = ("public", "civil_society")
 KINDS = ("municipality", "region", "organisation")
@@ -18,7 +21,9 @@ DEMO_NAMES = {unit.name for unit in DEMO_UNITS}
 
 L = lang()
 fw = framework()
-store = get_store()
+assessments = repository(Assessments)
+answers = repository(Answers)
+responses = repository(Responses)
 
 
 def go_to_questionnaire(response_token: str) -> None:
@@ -38,7 +43,7 @@ def describe(info) -> str:
 # --- invitation: ?a=<assessment token> ---------------------------------------------------
 
 def join_section(assessment_token: str) -> None:
-    info = find_assessment(store, assessment_token)
+    info = find_assessment(assessments, assessment_token)
     if info is None:
         st.error(t("home.join.unknown", L))
         return
@@ -53,14 +58,14 @@ def join_section(assessment_token: str) -> None:
             if side is None:
                 st.error(t("home.error.side", L))
                 return
-            go_to_questionnaire(store.start_response(info.token, side, role.strip()))
+            go_to_questionnaire(answers.start_response(info.token, side, role.strip()))
 
 
 # --- start a new assessment --------------------------------------------------------------
 
 def start_section() -> None:
     st.markdown(t("home.start.help", L))
-    units = [unit.name for unit in store.list_units()]
+    units = [unit.name for unit in assessments.list_units()]
     with st.form("start"):
         unit = st.selectbox(t("home.unit", L), sorted(units), index=None, accept_new_options=True,
                             placeholder=t("home.unit.placeholder", L), key="start_unit")
@@ -94,15 +99,15 @@ def start_section() -> None:
         return
     case_text = case.strip() or None
     try:
-        existing = store.find_assessment(name, int(year), case_text)
+        existing = assessments.find_assessment(name, int(year), case_text)
         if existing is None:
-            store.ensure_unit(name, kind=kind)
-            existing = store.create_assessment(name, int(year), case_text, extensions)
+            assessments.ensure_unit(name, kind=kind)
+            existing = assessments.create_assessment(name, int(year), case_text, extensions)
         else:
             # Colleagues who start "the same" assessment end up answering it together.
             flash(t("home.start.joined_existing", L, assessment=describe(existing)))
-        response_token = store.start_response(existing.token, side, role.strip())
-    except ValueError as exc:  # the Store's own checks, e.g. a case name that is too long
+        response_token = answers.start_response(existing.token, side, role.strip())
+    except ValueError as exc:  # the repositories' own checks, e.g. a case name that is too long
         st.error(t("home.error.store", L, reason=str(exc)))
         return
     go_to_questionnaire(response_token)
@@ -123,7 +128,7 @@ def continue_section() -> None:
     token = token_from(pasted, "r")
     if not token:
         st.error(t("home.error.link_empty", L))
-    elif find_response(store, token) is None:
+    elif find_response(responses, token) is None:
         st.error(t("home.error.link_unknown", L))
     else:
         go_to_questionnaire(token)
@@ -132,8 +137,8 @@ def continue_section() -> None:
 # --- the assessments so far --------------------------------------------------------------
 
 def list_section() -> None:
-    assessments = store.list_assessments()
-    if not assessments:
+    found = assessments.list_assessments()
+    if not found:
         st.info(t("home.list.empty", L))
         return
     rows = [{
@@ -141,7 +146,7 @@ def list_section() -> None:
         "kind": t(f"home.kind.{info.kind}", L) if info.kind in KINDS else info.kind,
         "data": t("home.list.demo", L) if info.unit in DEMO_NAMES else "",
         "results": app_url("results", a=info.token, **lang_params()),
-    } for info in assessments]
+    } for info in found]
     frame = pd.DataFrame(rows).sort_values(["data", "year", "unit"], ascending=[True, False, True])
     if frame["data"].any():
         st.caption(t("home.list.demo_note", L))

@@ -1,6 +1,6 @@
 """The questionnaire: one respondent's answers, saved on every change.
 
-Each widget's callback writes its one answer through the Store before the page
+Each widget's callback saves its one answer (store.answers.Answers) before the page
 is drawn again, so a reload or a closed tab loses nothing; answers whose callback
 Streamlit dropped are saved at the start of the next run. A widget gets its stored
 value when it first appears (first visit, or coming back to a step). The session
@@ -15,13 +15,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from assessment.framework.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.i18n import t
 from assessment.scoring.scores import progress
+from assessment.store.answers import Answers
+from assessment.store.responses import Responses
 from views.autosave import Autosave
-from views.common import (app_url, find_response, framework, get_store, lang, lang_params, show_flash,
+from views.common import (app_url, find_response, framework, lang, lang_params, repository, show_flash,
                           stop_with)
 
 L = lang()
 fw = framework()
-store = get_store()
+answers = repository(Answers)
 PARTS = ("matrix", "principles")
 
 
@@ -33,7 +35,7 @@ KEY = f"q:{token}:"  # widget keys carry the token: two responses never share st
 # The response as this session last saved it. Loaded from the database once per
 # session (a reload starts a new session, so it reads the database again); every
 # save below also updates this copy, so a rerun needs no database read.
-info = st.session_state.get(f"{KEY}info") or find_response(store, token)
+info = st.session_state.get(f"{KEY}info") or find_response(repository(Responses), token)
 if info is None:
     stop_with(t("q.error.unknown_token", L))
 st.session_state[f"{KEY}info"] = info
@@ -98,21 +100,21 @@ def checked_tools(step_id: str) -> list[str]:
 def save_step(step_id: str) -> None:
     level = st.session_state.get(level_key(step_id))
     tools = checked_tools(step_id)
-    if level is not None and guarded(store.save_step, step_id, level, tools):
+    if level is not None and guarded(answers.save_step, step_id, level, tools):
         response.steps[step_id] = StepAnswer(level=level, tools=tools)
         autosave.mark_saved(*step_keys(step_id))
 
 
 def save_rating(statement_key: str) -> None:
     value = st.session_state.get(rating_key(statement_key))
-    if value is not None and guarded(store.save_rating, statement_key, value):
+    if value is not None and guarded(answers.save_rating, statement_key, value):
         response.ratings[statement_key] = value
         autosave.mark_saved(rating_key(statement_key))
 
 
 def save_comment(item: str) -> None:
     text = (st.session_state.get(comment_key(item)) or "").strip()
-    if guarded(store.save_comment, item, text):
+    if guarded(answers.save_comment, item, text):
         if text:
             response.comments[item] = text
         else:

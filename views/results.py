@@ -12,13 +12,15 @@ import streamlit as st
 
 from assessment.i18n import t
 from assessment.scoring.scores import by_side
-from views.common import (app_url, find_assessment, find_response, framework, get_store, lang, lang_params,
+from assessment.store.assessments import Assessments
+from assessment.store.responses import Responses
+from views.common import (app_url, find_assessment, find_response, framework, lang, lang_params, repository,
                           stop_with)
 from views.results_content import content, fingerprint
 
 L = lang()
 fw = framework()
-store = get_store()
+all_responses = repository(Responses)
 SIDES = ("public", "civil_society")
 
 
@@ -26,9 +28,9 @@ def load_assessment():
     a_token = (st.query_params.get("a") or "").strip()
     r_token = (st.query_params.get("r") or "").strip()
     if a_token:
-        return find_assessment(store, a_token) or stop_with(t("results.error.unknown", L))
+        return find_assessment(repository(Assessments), a_token) or stop_with(t("results.error.unknown", L))
     if r_token:
-        info = find_response(store, r_token)
+        info = find_response(all_responses, r_token)
         return info.assessment if info else stop_with(t("results.error.unknown", L))
     stop_with(t("results.error.no_token", L))
 
@@ -57,7 +59,7 @@ def image_download(column, spec_json: str, name: str, fmt: str) -> None:
 # --- header ------------------------------------------------------------------------------
 
 assessment = load_assessment()
-started = store.responses_for(assessment.token)
+started = all_responses.responses_for(assessment.token)
 # Someone who opened the questionnaire but answered nothing is not a respondent (yet).
 responses = [r for r in started if r.steps or r.ratings]
 groups = by_side(responses)
@@ -81,7 +83,7 @@ compare = st.toggle(t("results.compare", L, year=assessment.year), key="results:
                     help=t("results.compare.help", L))
 band_responses = []
 if compare:
-    band_responses = [r for r in store.responses_where(years=[assessment.year])
+    band_responses = [r for r in all_responses.responses_where(years=[assessment.year])
                       if (r.unit, r.case) != (assessment.unit, assessment.case) and (r.steps or r.ratings)]
 page = content(fw, responses, band_responses, id(fw), assessment.token, L, tuple(assessment.extensions),
                fingerprint(responses), fingerprint(band_responses) if band_responses else "")

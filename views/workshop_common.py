@@ -8,6 +8,8 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from assessment.i18n import t
+from assessment.store.engine import database_url
+from assessment.store.migrations import open_database
 from assessment.workshop.repository import WorkshopError, WorkshopStore
 from assessment.workshop.views_support import PUBLIC_URL_ENV, TALLY_CSS, public_base_url
 from views.common import lang
@@ -16,18 +18,12 @@ from views.common import lang
 @st.cache_resource(show_spinner=False)
 def _workshop_store(url: str) -> WorkshopStore:
     # One engine (pool) per database for the whole server: 200 phones poll it every second.
-    from assessment.store import engine as db
-
-    engine = db.get_engine(url)
-    db.ensure_schema(engine)
-    return WorkshopStore(engine)
+    return WorkshopStore(open_database(url))
 
 
 def get_workshop_store() -> WorkshopStore:
-    from assessment.store import engine as db
-
     try:
-        return _workshop_store(db.database_url())
+        return _workshop_store(database_url())
     except (ValueError, SQLAlchemyError) as exc:  # bad DATABASE_URL or unreachable server
         st.error(t("common.db_error", lang(), reason=str(exc)))
         st.stop()

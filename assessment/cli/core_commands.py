@@ -70,9 +70,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..regional.demo import load_demo
-    from ..store.responses import Store
+    from ..store.migrations import open_database
 
-    store = Store.open()
-    added = load_demo(store, get_framework())
+    added = load_demo(open_database(), get_framework())
     print(f"demo data: {added} responses added" if added else "demo data: already loaded")
     return 0

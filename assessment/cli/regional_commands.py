@@ -69,11 +69,12 @@ def _message(exc: Exception) -> str:
     return str(exc.args[0]) if exc.args else str(exc)
 
 
-def _store(args: argparse.Namespace):
-    from ..store.responses import Store
+def _database(args: argparse.Namespace):
+    """The engine of --db (default: DATABASE_URL or the SQLite file), its schema current."""
+    from ..store.migrations import open_database
 
     try:
-        return Store.open(args.db)
+        return open_database(args.db)
     except ValueError as exc:
         raise _usage_error(str(exc)) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -101,9 +102,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             problems += exc.problems
     if problems:
         raise SourceError(problems)
-    store = _store(args)
+    engine = _database(args)
     for bundle in bundles:
-        print(exchange.apply_bundle(store, fw, bundle).line())
+        print(exchange.apply_bundle(engine, fw, bundle).line())
     return 0
 
 
@@ -116,10 +117,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise _usage_error(f"--out {args.out}: the file name must end in .json or .csv")
     if args.delimiter and suffix != ".csv":
         raise _usage_error("--delimiter applies to .csv files only")
-    store = _store(args)
+    engine = _database(args)
     fw = get_framework()
     try:
-        exchange.write_export(store, fw, out, unit=args.unit, year=args.year, assessment=args.assessment,
+        exchange.write_export(engine, fw, out, unit=args.unit, year=args.year, assessment=args.assessment,
                               delimiter=args.delimiter or ",")
     except LookupError as exc:
         raise _usage_error(_message(exc)) from None
@@ -138,10 +139,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise _usage_error(f"--out {args.out}: the file name must end in .pdf or .html")
     from ..report.content import build_report
 
-    store = _store(args)
+    engine = _database(args)
     fw = get_framework()
     try:
-        payload = build_report(store, fw, args.unit, args.year, args.lang, fmt)
+        payload = build_report(engine, fw, args.unit, args.year, args.lang, fmt)
     except (LookupError, ValueError) as exc:
         raise _usage_error(_message(exc)) from None
     try:
@@ -157,19 +158,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..regional import compare
 
-    store = _store(args)
+    engine = _database(args)
     fw = get_framework()
     names = None
     if args.units is not None:
         names = [n.strip() for n in args.units.split(",") if n.strip()]
         if not names:
             raise _usage_error("--units: give at least one unit name")
-        known = compare.unit_info(store)
+        known = compare.unit_info(engine)
         unknown = [n for n in names if n not in known]
         if unknown:
             hint = ", ".join(sorted(known)) or "none; import or enter some data first"
             raise _usage_error(f"--units: unknown unit {', '.join(repr(u) for u in unknown)} (units: {hint})")
-    result = compare.compare(store, fw, units=names, years=[args.year], side=args.side, region=args.region)
+    result = compare.compare(engine, fw, units=names, years=[args.year], side=args.side, region=args.region)
     if args.year not in result.scores:
         who = "these units" if names else ("this region" if args.region else "any unit")
         side = f" from side {args.side}" if args.side else ""

@@ -30,8 +30,9 @@ from ..regional import followup as fs
 from ..regional import summaries
 from ..regional.agreements import Agreement
 from ..store import engine as dbmod
-from ..store.responses import assessments, comments, new_token, ratings, responses, step_answers
-from ..store.responses import units as unit_table
+from ..store.repository import new_token
+from ..store.tables import agreements_table, assessments, comments, ratings, responses, step_answers, summary_state
+from ..store.tables import units as unit_table
 from .parse import (CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, AssessmentRecord,
                     ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord,
                     check_duplicates, iso, parse_import)
@@ -63,7 +64,7 @@ def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | Non
 
     LookupError when the selection names a unit or assessment that does not exist.
     """
-    engine = fs.engine_of(db)
+    engine = dbmod.engine_of(db)
     where = _selection(unit, year, assessment)
     base = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
     with engine.connect() as conn:
@@ -254,7 +255,7 @@ def _answers_of(r: ResponseRecord) -> tuple:
 
 
 def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
-    engine = fs.engine_of(db)
+    engine = dbmod.engine_of(db)
     problems = ProblemList(bundle.source)
     counts = dict(units_added=0, assessments_added=0, responses_added=0, responses_replaced=0,
                   responses_unchanged=0)
@@ -303,8 +304,7 @@ def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
         problems.raise_if_any()
         if touched:
             for chunk in _chunks(sorted(touched), 500):
-                conn.execute(summaries.summary_state.delete().where(
-                    summaries.summary_state.c.assessment_id.in_(list(chunk))))
+                conn.execute(summary_state.delete().where(summary_state.c.assessment_id.in_(list(chunk))))
     _resum(engine, fw)
     return ImportSummary(bundle.source, agreements=agreements_written, followups=followups_written, **counts)
 
@@ -389,8 +389,8 @@ def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: Probl
         agreement = in_file.get(item.agreement_id)
         if agreement is None:
             if item.agreement_id not in cache:
-                snapshot = conn.execute(sa.select(fs.agreements_table.c.snapshot)
-                                        .where(fs.agreements_table.c.id == item.agreement_id)).scalar()
+                snapshot = conn.execute(sa.select(agreements_table.c.snapshot)
+                                        .where(agreements_table.c.id == item.agreement_id)).scalar()
                 cache[item.agreement_id] = None if snapshot is None else fs._from_snapshot(snapshot, None)
             agreement = cache[item.agreement_id]
         for name, message in fs.check_followup(agreement, item.agreement_id, item.commitment_id, item.year,
@@ -412,7 +412,7 @@ def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int
     untrusted files). Units ({name: (kind, region)}) and assessments are created when missing.
     The comparison summaries are brought up to date afterwards (unless `summarise` is false).
     """
-    engine = fs.engine_of(db)
+    engine = dbmod.engine_of(db)
     now = dbmod.utcnow()
     total = 0
     unit_info = unit_info or {}

@@ -24,7 +24,7 @@ from ..framework.responses import DONT_KNOW, Response, StepAnswer, validate_agai
 from ..framework.yamlsource import LineMap, Problem, SourceError, format_path, pydantic_problems
 from ..regional import followup as fs
 from ..regional.agreements import Agreement, agreement_from_data
-from ..store.responses import KEY_MAX, NAME_MAX, UNIT_KINDS, YEAR_MAX, YEAR_MIN
+from ..store.tables import KEY_MAX, NAME_MAX, UNIT_KINDS, YEAR_MAX, YEAR_MIN
 
 FORMAT = "assessment-export"
 VERSION = 1

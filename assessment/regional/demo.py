@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW, NO_LEVEL, Response, StepAnswer
+from ..store.assessments import Assessments
+from ..store.engine import engine_of
+from ..store.responses import Responses
+from . import followup
+from .agreements import AGREEMENTS_DIR, agreement_from_data, load_agreement
 
 REGION = "Mellanlands län (fiktivt)"
 YEARS = (2023, 2024, 2025, 2026)
@@ -85,8 +90,6 @@ FOLLOWUP_NOTES = {
 
 def demo_agreement(fw: Framework):
     """A fictional agreement for the first demo unit, worded like Örebro's (shipped sample)."""
-    from .agreements import agreement_from_data, load_agreement, AGREEMENTS_DIR
-
     data = load_agreement(AGREEMENTS_DIR / "orebro.yaml", fw).to_data()
     data.update(id=DEMO_AGREEMENT_ID, unit=DEMO_UNITS[0].name, title={
         "sv": "Överenskommelse om samverkan i Exempelstad (fiktivt demoexempel efter Örebros)",
@@ -112,23 +115,24 @@ def demo_followups(agreement, seed: int = 2026) -> list[tuple[str, int, str, str
     return out
 
 
-def load_demo(store, fw: Framework) -> int:
-    """Load the demo into a store unless it is already there; returns responses added."""
+def load_demo(db, fw: Framework) -> int:
+    """Load the demo into a database (an Engine) unless it is already there; returns
+    responses added."""
+    engine = engine_of(db)
+    assessments = Assessments(engine)
     first = DEMO_UNITS[0]
-    if store.find_assessment(first.name, YEARS[0]) is not None:
+    if assessments.find_assessment(first.name, YEARS[0]) is not None:
         return 0
     for unit in DEMO_UNITS:
-        store.ensure_unit(unit.name, kind=unit.kind, region=REGION)
+        assessments.ensure_unit(unit.name, kind=unit.kind, region=REGION)
     responses = demo_responses(fw)
-    store.add_responses(responses)
-    _load_demo_followups(store, fw)
+    Responses(engine).add_responses(responses)
+    _load_demo_followups(engine, fw)
     return len(responses)
 
 
-def _load_demo_followups(store, fw: Framework) -> None:
-    from . import followup as followup_store
-
+def _load_demo_followups(engine, fw: Framework) -> None:
     agreement = demo_agreement(fw)
-    followup_store.save_agreement(store, agreement)
+    followup.save_agreement(engine, agreement)
     for commitment_id, year, status, note in demo_followups(agreement):
-        followup_store.set_status(store, agreement.id, commitment_id, year, status, note)
+        followup.set_status(engine, agreement.id, commitment_id, year, status, note)

@@ -21,35 +21,13 @@ from typing import Any, Iterable, Mapping
 import sqlalchemy as sa
 
 from ..framework.matrix import Framework
-from ..store import engine as dbmod
+from ..store.engine import engine_of, utcnow, writer
+from ..store.tables import YEAR_MAX, YEAR_MIN, agreements_table, followups_table
 from .agreements import PARTIES, Agreement, agreement_from_data
 
 STATUSES = ("not_started", "under_way", "done", "not_applicable")
 UNRECORDED = "unrecorded"
 STATUS_WEIGHT = {"done": 1.0, "under_way": 0.5, "not_started": 0.0}
-YEAR_MIN, YEAR_MAX = 1900, 2200
-
-agreements_table = sa.Table(
-    "agreements", dbmod.metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("unit", sa.String(200), nullable=False, index=True),
-    sa.Column("title_sv", sa.Text, nullable=False),
-    sa.Column("title_en", sa.Text, nullable=False),
-    sa.Column("snapshot", sa.JSON, nullable=False),
-    sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-followups_table = sa.Table(
-    "followups", dbmod.metadata,
-    sa.Column("agreement_id", sa.String(100), sa.ForeignKey("agreements.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("commitment_id", sa.String(100), primary_key=True),
-    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('not_started', 'under_way', 'done', 'not_applicable')", name="status"),
-)
 
 
 @dataclass(frozen=True)
@@ -81,19 +59,14 @@ class Change:
     regressed: tuple[str, ...] = ()  # commitment ids whose weight went down
 
 
-def engine_of(db: Any) -> sa.Engine:
-    """Accept a storage.Store (anything with .engine) or an Engine."""
-    return getattr(db, "engine", db)
-
-
 # --- database ---------------------------------------------------------------------------------
 
 def save_agreement(db: Any, agreement: Agreement, conn: sa.Connection | None = None) -> None:
     """Insert or replace the stored snapshot of an agreement."""
     row = {"id": agreement.id, "unit": agreement.unit, "title_sv": agreement.title.sv,
-           "title_en": agreement.title.en, "snapshot": agreement.to_data(), "saved_at": dbmod.utcnow()}
+           "title_en": agreement.title.en, "snapshot": agreement.to_data(), "saved_at": utcnow()}
     if conn is None:
-        with dbmod.writer(engine_of(db)).begin() as conn:
+        with writer(engine_of(db)).begin() as conn:
             _upsert_agreement(conn, row)
     else:
         _upsert_agreement(conn, row)
@@ -151,8 +124,8 @@ def set_status(db: Any, agreement_id: str, commitment_id: str, year: int, status
     problems = check_followup(agreement, agreement_id, commitment_id, year, status)
     if problems:
         raise ValueError("; ".join(f"{name}: {message}" for name, message in problems))
-    item = FollowUp(agreement_id, commitment_id, year, status, note or "", dbmod.utcnow())
-    with dbmod.writer(engine_of(db)).begin() as conn:
+    item = FollowUp(agreement_id, commitment_id, year, status, note or "", utcnow())
+    with writer(engine_of(db)).begin() as conn:
         upsert_followups(conn, [item])
     return item
 
@@ -163,7 +136,7 @@ def upsert_followups(conn: sa.Connection, items: Iterable[FollowUp]) -> int:
     count = 0
     for item in items:
         values = {"status": item.status, "note": item.note or "",
-                  "updated_at": item.updated_at or dbmod.utcnow()}
+                  "updated_at": item.updated_at or utcnow()}
         key = (t.c.agreement_id == item.agreement_id) & (t.c.commitment_id == item.commitment_id) \
             & (t.c.year == item.year)
         if not conn.execute(t.update().where(key).values(**values)).rowcount:
@@ -270,8 +243,3 @@ def progress_over_years(db: Any, fw: Framework, agreement: Agreement,
     """Progress per principle for every year with follow-ups (or the given years)."""
     years = sorted(years) if years is not None else followup_years(db, agreement.id)
     return {year: progress_by_principle(fw, agreement, statuses(db, agreement.id, year)) for year in years}
-
-
-# The comparison's summary tables belong to the same (regional) area; importing the module
-# puts them on db.metadata, since init_db imports this module (db.TABLE_MODULES).
-from . import summaries as _summary_tables  # noqa: E402,F401

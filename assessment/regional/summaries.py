@@ -23,9 +23,10 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 from ..framework.matrix import Framework
-from ..store import engine as dbmod
-from ..store.responses import assessments, ratings, responses, step_answers
-from ..store.responses import units as unit_table
+from ..store.engine import engine_of, utcnow, writer
+from ..store.tables import (SUMMARY_TABLES, assessments, ratings, responses, responses_change_index,
+                            responses_updated_index, step_answers, summary, summary_marker, summary_state)
+from ..store.tables import units as unit_table
 
 ALL = "all"  # summary rows of both sides together (side None in Aggregates)
 # PostgreSQL: a response updated this recently may have a concurrent, not yet committed
@@ -33,50 +34,8 @@ ALL = "all"  # summary rows of both sides together (side None in Aggregates)
 SETTLE = timedelta(seconds=10)
 REFRESH_BATCH = 400  # assessments per summary query
 
-# --- tables -----------------------------------------------------------------------------------
-
-_fk = dict(ondelete="CASCADE")
-summary_state = sa.Table(
-    "cmp_state", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("fingerprint", sa.String(200), nullable=False),  # responses' count:id sum:last update
-    sa.Column("framework", sa.String(40), nullable=False),  # hash of the statement and step ids summed
-    sa.Column("settled", sa.Boolean(create_constraint=False), nullable=False),
-)
-# One row per assessment and side ('public', 'civil_society', and 'all' for both together):
-# the sums per principle and the level counts per step, as small JSON texts. A whole-region
-# comparison then reads one row per assessment, not one per principle or step.
-summary = sa.Table(
-    "cmp_summary", dbmod.metadata,
-    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", **_fk), primary_key=True),
-    sa.Column("side", sa.String(20), primary_key=True),
-    sa.Column("respondents", sa.Integer, nullable=False),
-    sa.Column("principles", sa.Text, nullable=False),  # {"quality": [answered, value sum, dont_know], ...}
-    sa.Column("steps", sa.Text, nullable=False),  # {"agenda": {"dialogue": respondents, ...}, ...}
-)
-SUMMARY_TABLES = (summary, summary_state)
-# "Every summary was up to date when the data looked like this": lets a fresh process (or a
-# page after a restart) skip checking each assessment while nothing has changed.
-summary_marker = sa.Table(
-    "cmp_meta", dbmod.metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-# The change check reads count, id sum and last update of each assessment's responses from
-# this index alone (no table rows). Created with the table on new databases, on first use
-# on older ones.
-responses_change_index = sa.Index("ix_responses_assessment_updated",
-                                  responses.c.assessment_id, responses.c.updated_at)
-# data_version's "latest update" in one index lookup instead of a scan.
-responses_updated_index = sa.Index("ix_responses_updated", responses.c.updated_at)
-
 
 # --- keeping the summaries current ----------------------------------------------------------
-
-def engine_of(db: Any) -> sa.Engine:
-    """Accept a storage.Store (anything with .engine) or an Engine."""
-    return getattr(db, "engine", db)
-
 
 SUMMARY_FORMAT = 3  # bump when what the summary rows hold changes: every summary is re-summed
 
@@ -143,7 +102,7 @@ def _ensure_index(engine: sa.Engine) -> None:
     url = str(engine.url)
     if url in _indexed:
         return
-    with dbmod.writer(engine).begin() as conn:
+    with writer(engine).begin() as conn:
         responses_change_index.create(conn, checkfirst=True)
         responses_updated_index.create(conn, checkfirst=True)
     _indexed.add(url)
@@ -179,7 +138,7 @@ def refresh_summaries(db: Any, fw: Framework, units: Sequence[str] | None = None
     for start in range(0, len(stale), REFRESH_BATCH):
         for attempt in (1, 2):
             try:
-                with dbmod.writer(engine).begin() as conn:
+                with writer(engine).begin() as conn:
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x636D7073})
                     _resum(conn, stale[start:start + REFRESH_BATCH], principle_of, steps_known, fw_hash)
@@ -195,7 +154,7 @@ def _resum(conn: sa.Connection, ids: list[int], principle_of: dict[str, str], st
            fw_hash: str) -> None:
     # Fingerprint first: if a write lands between the two reads, the summary is newer than the
     # fingerprint and the next check re-sums it again (never the other way round).
-    now = dbmod.utcnow()
+    now = utcnow()
     # SQLite runs one writer at a time, taking its timestamp inside the lock: update times
     # follow commit order, so nothing committed later can carry an older time.
     serialised = conn.dialect.name == "sqlite"
@@ -280,7 +239,7 @@ def _signature(engine: sa.Engine) -> tuple[str, int, bool, tuple]:
                             int(r[4] or 0), hashlib.sha1(repr([tuple(u) for u in unit_rows]).encode()).hexdigest()])
     # PostgreSQL: while answers are coming in, a slower transaction may still commit an older
     # update time, so recent data is never taken as known.
-    busy = engine.dialect.name != "sqlite" and last is not None and last > dbmod.utcnow() - SETTLE
+    busy = engine.dialect.name != "sqlite" and last is not None and last > utcnow() - SETTLE
     return signature, int(r[5] or 0), busy, (int(r[0]), int(r[1] or 0), stored_last)
 
 
@@ -312,7 +271,7 @@ def data_version(db: Any) -> tuple:
     it changes on every call for a few seconds after the latest answer."""
     engine = engine_of(db)
     signature, summed, busy, _position = _signature(engine)
-    return (str(engine.url), signature, summed, dbmod.utcnow().timestamp() if busy else None)
+    return (str(engine.url), signature, summed, utcnow().timestamp() if busy else None)
 
 
 def unit_info(db: Any) -> dict[str, tuple[str, str | None]]:
@@ -433,7 +392,7 @@ def _mark_current(engine: sa.Engine, name: str, memo_key: tuple, signature: str,
     with engine.connect() as conn:
         summed = conn.execute(sa.select(sa.func.count()).select_from(summary_state)).scalar() or 0
     value = (signature, summed, list(position))
-    with dbmod.writer(engine).begin() as conn:
+    with writer(engine).begin() as conn:
         conn.execute(summary_marker.delete().where(summary_marker.c.name == name))
         conn.execute(summary_marker.insert().values(name=name, value=json.dumps(value)))
     with _state_lock:
@@ -446,5 +405,5 @@ def clear_cache(db: Any = None) -> None:
     with _state_lock:
         _known_fresh.clear()
     if db is not None:
-        with dbmod.writer(engine_of(db)).begin() as conn:
+        with writer(engine_of(db)).begin() as conn:
             conn.execute(summary_marker.delete())

@@ -30,9 +30,12 @@ from ..framework.matrix import Framework
 from ..framework.responses import Response
 from ..i18n import t
 from ..regional import compare
-from ..regional import followup as followup_store
+from ..regional import followup
 from ..regional.agreements import Agreement
 from ..scoring.scores import Advice, PrincipleScore, StepLevel, advice, by_side, principle_scores, step_levels
+from ..store.assessments import Assessments
+from ..store.engine import engine_of
+from ..store.responses import Responses
 
 FORMATS = ("pdf", "html")
 SIDES = ("public", "civil_society")
@@ -48,11 +51,11 @@ class FollowupSection:
     agreement: Agreement
     year: int
     recorded: int  # commitments with a status for the year
-    overall: followup_store.Progress
-    by_party: list[followup_store.Progress]
-    by_principle: list[followup_store.Progress]
+    overall: followup.Progress
+    by_party: list[followup.Progress]
+    by_principle: list[followup.Progress]
     previous_year: int | None
-    changes: list[followup_store.Change]
+    changes: list[followup.Change]
 
 
 @dataclass(frozen=True)
@@ -75,15 +78,18 @@ class ReportData:
     made_on: date = field(default_factory=date.today)
 
 
-def collect_report(store: Any, fw: Framework, unit: str, year: int, today: date | None = None) -> ReportData:
-    """Everything the report shows; LookupError with a readable message when there is nothing to report."""
-    infos = store.list_assessments(unit=unit)
+def collect_report(db: Any, fw: Framework, unit: str, year: int, today: date | None = None) -> ReportData:
+    """Everything the report shows (`db`: an Engine); LookupError with a readable message when
+    there is nothing to report."""
+    engine = engine_of(db)
+    assessments = Assessments(engine)
+    infos = assessments.list_assessments(unit=unit)
     if not infos:
-        known = sorted({a.unit for a in store.list_assessments()})
+        known = sorted({a.unit for a in assessments.list_assessments()})
         shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
         hint = f" (units with assessments: {shown})" if known else " (the database has no assessments)"
         raise LookupError(f"no assessment for unit '{unit}'{hint}")
-    responses = store.responses_where(units=[unit])
+    responses = Responses(engine).responses_where(units=[unit])
     by_year: dict[int, list[Response]] = {}
     for response in responses:
         by_year.setdefault(response.year, []).append(response)
@@ -98,7 +104,7 @@ def collect_report(store: Any, fw: Framework, unit: str, year: int, today: date 
 
     extensions = tuple(sorted({e for r in current for e in r.extensions}))
     levels = step_levels(fw, current)
-    stats, group_size = _region_stats(store, fw, info.region, year)
+    stats, group_size = _region_stats(engine, fw, info.region, year)
     sides = by_side(current)
     return ReportData(
         unit=unit, kind=info.kind, region=info.region, year=year,
@@ -109,34 +115,34 @@ def collect_report(store: Any, fw: Framework, unit: str, year: int, today: date 
         levels=levels, extensions=extensions, advice=advice(fw, levels, extensions),
         previous_year=previous_year,
         previous_scores=principle_scores(fw, by_year[previous_year]) if previous_year else None,
-        followups=_followups(store, fw, unit, year),
+        followups=_followups(engine, fw, unit, year),
         made_on=today or date.today(),
     )
 
 
-def _region_stats(store: Any, fw: Framework, region: str | None, year: int) -> tuple[dict, int]:
+def _region_stats(engine: Any, fw: Framework, region: str | None, year: int) -> tuple[dict, int]:
     """Quartiles over the units of the same region (every unit when the unit has no region)."""
-    agg = compare.load_aggregates(store, fw, years=[year])
+    agg = compare.load_aggregates(engine, fw, years=[year])
     scores = compare.unit_scores(fw, agg, year)
     if region is not None:
         scores = {u: s for u, s in scores.items() if agg.unit_info.get(u, (None, None))[1] == region}
     return compare.region_stats(fw, scores), len(scores)
 
 
-def _followups(store: Any, fw: Framework, unit: str, year: int) -> list[FollowupSection]:
+def _followups(engine: Any, fw: Framework, unit: str, year: int) -> list[FollowupSection]:
     out = []
-    for agreement in followup_store.list_agreements(store, unit=unit):
-        now = followup_store.statuses(store, agreement.id, year)
-        before_years = [y for y in followup_store.followup_years(store, agreement.id) if y < year]
+    for agreement in followup.list_agreements(engine, unit=unit):
+        now = followup.statuses(engine, agreement.id, year)
+        before_years = [y for y in followup.followup_years(engine, agreement.id) if y < year]
         previous = max(before_years) if before_years else None
-        before = followup_store.statuses(store, agreement.id, previous) if previous else {}
+        before = followup.statuses(engine, agreement.id, previous) if previous else {}
         out.append(FollowupSection(
             agreement=agreement, year=year, recorded=len(now),
-            overall=followup_store.progress_overall(agreement, now),
-            by_party=followup_store.progress_by_party(agreement, now),
-            by_principle=followup_store.progress_by_principle(fw, agreement, now),
+            overall=followup.progress_overall(agreement, now),
+            by_party=followup.progress_by_party(agreement, now),
+            by_principle=followup.progress_by_principle(fw, agreement, now),
             previous_year=previous,
-            changes=followup_store.year_change(fw, agreement, before, now) if previous else [],
+            changes=followup.year_change(fw, agreement, before, now) if previous else [],
         ))
     return out
 
@@ -256,7 +262,7 @@ def _advice_blocks(data: ReportData, fw: Framework, lang: str) -> list[Block]:
             Table(header, rows, (2.2, 1.6, 1.6, 4.6), numeric_from=99)]
 
 
-def _progress_rows(progress: Sequence[followup_store.Progress], name, lang: str) -> list[list[str]]:
+def _progress_rows(progress: Sequence[followup.Progress], name, lang: str) -> list[list[str]]:
     rows = []
     for p in progress:
         c = p.counts
@@ -449,13 +455,13 @@ def render_pdf(blocks: Sequence[Block], lang: str, title: str, footer: str) -> b
 
 # --- entry point -----------------------------------------------------------------------------
 
-def build_report(store: Any, fw: Framework, unit: str, year: int, lang: str, fmt: str) -> bytes:
+def build_report(db: Any, fw: Framework, unit: str, year: int, lang: str, fmt: str) -> bytes:
     """The council report for a unit and year as PDF or HTML bytes (used by the CLI and the pages)."""
     if lang not in ("sv", "en"):
         raise ValueError(f"unknown language '{lang}' (use sv or en)")
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format '{fmt}' (use pdf or html)")
-    data = collect_report(store, fw, unit, year)
+    data = collect_report(db, fw, unit, year)
     blocks = report_blocks(data, fw, lang)
     title = report_title(data, lang)
     if fmt == "html":

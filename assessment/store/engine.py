@@ -1,20 +1,17 @@
-"""Database connection and schema: one engine per URL, versioned migrations.
+"""Database connections: one engine per URL, SQLite set up for many readers and one writer.
 
-SQLite (the default, one file) and PostgreSQL (``DATABASE_URL``) are supported.
-Every area declares its tables on :data:`metadata` in its own module;
-:func:`init_db` imports those modules and brings the schema up to date.
+SQLite (the default, one file) and PostgreSQL (``DATABASE_URL``) are supported. The
+schema is ``store/tables.py``; ``store/migrations.py`` creates and migrates it.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import threading
-import weakref
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,30 +19,16 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-# Named constraints, so that later migrations can refer to (and drop) them by name.
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
-
-# Modules that put tables on `metadata`; imported by init_db.
-TABLE_MODULES = ("assessment.store.responses", "assessment.workshop.repository", "assessment.regional.followup",
-                 "assessment.regional.summaries")
-
 DEFAULT_SQLITE_PATH = Path("data") / "assessment.db"
-
-schema_version = sa.Table(
-    "schema_version", metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def engine_of(db: Any) -> Engine:
+    """An Engine, or the engine of anything that has one (a repository)."""
+    return getattr(db, "engine", db)
 
 
 # --- URLs --------------------------------------------------------------------------------------
@@ -167,7 +150,6 @@ def writer(engine: Engine) -> Engine:
 
 
 _engines: dict[str, Engine] = {}
-_initialised: weakref.WeakSet[Engine] = weakref.WeakSet()
 _lock = threading.Lock()
 
 
@@ -182,14 +164,16 @@ def get_engine(url: str | URL | None = None) -> Engine:
         return engine
 
 
-def ensure_schema(engine: Engine) -> None:
-    """init_db once per engine and process."""
-    if engine in _initialised:
-        return
-    with _lock:
-        if engine not in _initialised:
-            init_db(engine)
-            _initialised.add(engine)
+def check_connection(engine: Engine) -> None:
+    """Connect once; a refused connection or unopenable file becomes one ValueError."""
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.DBAPIError as exc:
+        lines = str(exc.orig or exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc.orig or exc).__name__
+        raise _bad_url(engine.url.render_as_string(hide_password=False),
+                       f"cannot connect ({reason})") from None
 
 
 # --- bulk writes --------------------------------------------------------------------------------
@@ -216,80 +200,3 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
 
-
-# --- schema migrations ------------------------------------------------------------------------
-
-def _create_all(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-def add_column(conn: Connection, table: str, column: sa.Column) -> None:
-    """Add `column` to `table` unless it is there already (for migrations)."""
-    existing = {c["name"] for c in sa.inspect(conn).get_columns(table)}
-    if column.name in existing:
-        return
-    ddl_type = column.type.compile(dialect=conn.dialect)
-    name = conn.dialect.identifier_preparer.quote(column.name)
-    table_name = conn.dialect.identifier_preparer.quote(table)
-    null = "" if column.nullable else " NOT NULL"
-    default = ""
-    if column.server_default is not None:
-        default = f" DEFAULT {column.server_default.arg}"
-    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {ddl_type}{default}{null}")
-
-
-# Ordered: MIGRATIONS[i] brings the schema to version i + 1. Append, never edit or reorder.
-# A fresh database gets create_all (the current schema) and is stamped with the latest version.
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    _create_all,  # 1
-]
-
-# Arbitrary constant: serialises concurrent init_db calls on one PostgreSQL database.
-_PG_MIGRATION_LOCK = 0x45757261
-
-
-def current_version(conn: Connection) -> int:
-    """The schema version recorded in the database (0 when none)."""
-    if not sa.inspect(conn).has_table(schema_version.name):
-        return 0
-    return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
-
-
-def check_connection(engine: Engine) -> None:
-    """Connect once; a refused connection or unopenable file becomes one ValueError."""
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.DBAPIError as exc:
-        lines = str(exc.orig or exc).strip().splitlines()
-        reason = lines[0] if lines else type(exc.orig or exc).__name__
-        raise _bad_url(engine.url.render_as_string(hide_password=False),
-                       f"cannot connect ({reason})") from None
-
-
-def init_db(engine: Engine) -> int:
-    """Create or migrate the schema in one transaction; returns the schema version."""
-    for module in TABLE_MODULES:
-        importlib.import_module(module)
-    check_connection(engine)
-    latest = len(MIGRATIONS)
-    with writer(engine).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        version = current_version(conn)
-        if version > latest:
-            raise RuntimeError(f"the database schema is version {version}, newer than this "
-                               f"program knows ({latest}); update the program")
-        if version == 0:
-            metadata.create_all(conn)
-            applied = [latest]
-        else:
-            applied = list(range(version + 1, latest + 1))
-            for number in applied:
-                MIGRATIONS[number - 1](conn)
-            # Tables added to a module after the last migration are created here.
-            metadata.create_all(conn)
-        if applied:
-            conn.execute(schema_version.insert(),
-                         [{"version": number, "applied_at": utcnow()} for number in applied])
-    return latest

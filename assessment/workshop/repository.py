@@ -29,7 +29,9 @@ from sqlalchemy.engine import Connection, Engine
 from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
 from ..scoring.scores import StepLevel
-from ..store.engine import init_db, make_engine, metadata, writer
+from ..store.engine import make_engine, writer
+from ..store.migrations import init_db
+from ..store.tables import workshop_cards, workshop_participants, workshop_placements, workshop_votes, workshops
 from .decks import Card, Deck
 from .tallies import (GROUPS, PHASES, ROLES, SIDES, VOTE_VALUES, Tally, matrix_levels,
                       summary_order, tallies_to_rows, tally_votes)
@@ -39,74 +41,6 @@ CODE_LENGTH = 6
 LANGS = ("sv", "en")
 # A card's stored state as participants see it: 'new' means the facilitator has not opened it yet.
 PARTICIPANT_CARD_STATUS = {"new": "pending", "open": "open", "closed": "closed"}
-
-# --- tables ------------------------------------------------------------------------------------
-
-workshops = sa.Table(
-    "workshops", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code", sa.String(16), nullable=False, unique=True),
-    sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(300), nullable=False),
-    sa.Column("unit", sa.String(300), nullable=False),
-    sa.Column("date", sa.Date, nullable=False),
-    sa.Column("lang", sa.String(2), nullable=False),
-    # The deck as it was when the workshop was created, plus the matrix round's steps and levels:
-    # editing a deck file later must not change a workshop in progress or its results.
-    sa.Column("deck", sa.JSON, nullable=False),
-    sa.Column("current_index", sa.Integer, nullable=False),
-    sa.Column("revealed", sa.Boolean, nullable=False),
-    sa.Column("phase", sa.String(12), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),  # +1 per facilitator action, for polling
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("phase IN ('statements', 'matrix', 'ended')", name="phase"),
-)
-
-workshop_cards = sa.Table(
-    "workshop_cards", metadata,
-    sa.Column("workshop_id", sa.ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("card_id", sa.String(200), primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("state", sa.String(8), nullable=False),
-    sa.UniqueConstraint("workshop_id", "position"),
-    sa.CheckConstraint("state IN ('new', 'open', 'closed')", name="state"),
-)
-
-workshop_participants = sa.Table(
-    "workshop_participants", metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("workshop_id", sa.ForeignKey("workshops.id", ondelete="CASCADE"), nullable=False, index=True),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("side", sa.String(16), nullable=False),
-    sa.Column("role", sa.String(32), nullable=False),
-    sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("side IN ('public', 'civil_society')", name="side"),
-)
-
-workshop_votes = sa.Table(
-    "workshop_votes", metadata,
-    sa.Column("participant_id", sa.ForeignKey("workshop_participants.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("card_id", sa.String(200), primary_key=True),
-    sa.Column("workshop_id", sa.Integer, nullable=False),  # for grouped tallies without a join
-    sa.Column("value", sa.String(8), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(["workshop_id", "card_id"],
-                            ["workshop_cards.workshop_id", "workshop_cards.card_id"], ondelete="CASCADE"),
-    sa.Index("ix_workshop_votes_workshop_card", "workshop_id", "card_id"),
-    sa.CheckConstraint("value IN ('agree', 'disagree', 'pass')", name="value"),
-)
-
-workshop_placements = sa.Table(
-    "workshop_placements", metadata,
-    sa.Column("participant_id", sa.ForeignKey("workshop_participants.id", ondelete="CASCADE"),
-              primary_key=True),
-    sa.Column("step_id", sa.String(64), primary_key=True),
-    sa.Column("workshop_id", sa.ForeignKey("workshops.id", ondelete="CASCADE"), nullable=False, index=True),
-    sa.Column("level_id", sa.String(64), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 # --- errors ------------------------------------------------------------------------------------
 
@@ -275,7 +209,7 @@ def _to_date(value: Date | str) -> Date:
 
 
 class WorkshopStore:
-    """Workshops on an engine from assessment.db (schema created by db.init_db)."""
+    """Workshops on an engine from store.engine (schema created by store.migrations.init_db)."""
 
     def __init__(self, engine: Engine, fw: Framework | None = None):
         self.engine = engine
