@@ -1,4 +1,4 @@
-"""Live-workshop load: a full room voting through WorkshopStore.vote, as the app does.
+"""Live-workshop load: a full room voting through WorkshopVoting.vote, as the app does.
 
 300 participants (one thread each) vote on the 12 cards of the Burlöv deck. The main
 thread plays the facilitator: open a card, let the room vote (about 30 % change their
@@ -31,33 +31,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assessment.store.engine import make_engine  # noqa: E402
 from assessment.store.migrations import init_db  # noqa: E402
+from assessment.store.tables import workshop_votes, workshops  # noqa: E402
+from assessment.workshop.control import WorkshopControl  # noqa: E402
 from assessment.workshop.decks import DECKS_DIR, load_deck  # noqa: E402
-from assessment.workshop.repository import WorkshopStore, workshop_votes, workshops  # noqa: E402
+from assessment.workshop.voting import WorkshopVoting  # noqa: E402
 
 VALUES = ("agree", "disagree", "pass")
 
 
-def sequential_baseline(store: WorkshopStore, deck, votes: int) -> float:
+def sequential_baseline(control: WorkshopControl, voting: WorkshopVoting, deck, votes: int) -> float:
     """Votes per second of one thread voting alone (one participant per card round)."""
-    code, secret = store.create_workshop("Baseline", "Bench", date.today(), "sv", deck)
-    tokens = [store.join(code, "public") for _ in range(max(1, votes // len(deck.cards)))]
+    code, secret = control.create_workshop("Baseline", "Bench", date.today(), "sv", deck)
+    tokens = [voting.join(code, "public") for _ in range(max(1, votes // len(deck.cards)))]
     done = 0
     elapsed = 0.0
     for card in deck.cards:
-        store.open_card(code, secret)
+        control.open_card(code, secret)
         start = time.perf_counter()
         for token in tokens:
-            store.vote(token, card.id, random.choice(VALUES))
+            voting.vote(token, card.id, random.choice(VALUES))
             done += 1
         elapsed += time.perf_counter() - start
-        store.next_card(code, secret) if card is not deck.cards[-1] else store.close_card(code, secret)
+        control.next_card(code, secret) if card is not deck.cards[-1] else control.close_card(code, secret)
     return done / elapsed
 
 
-def run_room(store: WorkshopStore, deck, participants: int, change_share: float, seed: int):
-    code, secret = store.create_workshop("Bench room", "Bench", date.today(), "sv", deck)
+def run_room(control: WorkshopControl, voting: WorkshopVoting, deck, participants: int, change_share: float,
+             seed: int):
+    code, secret = control.create_workshop("Bench room", "Bench", date.today(), "sv", deck)
     sides = ["public" if i % 2 else "civil_society" for i in range(participants)]
-    tokens = [store.join(code, side) for side in sides]
+    tokens = [voting.join(code, side) for side in sides]
     expected: dict[tuple[int, str], str] = {}  # (participant index, card) -> last confirmed value
     errors: list[str] = []
     calls = [0] * participants
@@ -71,13 +74,13 @@ def run_room(store: WorkshopStore, deck, participants: int, change_share: float,
             start_gate.wait()
             try:
                 value = rng.choice(VALUES)
-                store.vote(tokens[i], card.id, value)
+                voting.vote(tokens[i], card.id, value)
                 calls[i] += 1
                 with lock:
                     expected[(i, card.id)] = value
                 if rng.random() < change_share:
                     value = rng.choice([v for v in VALUES if v != value])
-                    store.vote(tokens[i], card.id, value)
+                    voting.vote(tokens[i], card.id, value)
                     calls[i] += 1
                     with lock:
                         expected[(i, card.id)] = value
@@ -91,24 +94,24 @@ def run_room(store: WorkshopStore, deck, participants: int, change_share: float,
         thread.start()
     voting_time = 0.0
     for position, card in enumerate(deck.cards):
-        store.open_card(code, secret)
+        control.open_card(code, secret)
         started = time.perf_counter()
         start_gate.wait()
         end_gate.wait()
         voting_time += time.perf_counter() - started
         if position + 1 < len(deck.cards):
-            store.next_card(code, secret)
-    store.end(code, secret)
+            control.next_card(code, secret)
+    control.end(code, secret)
     for thread in threads:
         thread.join()
     return code, tokens, expected, errors, sum(calls), voting_time
 
 
-def count_rows(store: WorkshopStore, code: str, tokens: list[str], expected: dict) -> tuple[int, int, int]:
+def count_rows(voting: WorkshopVoting, code: str, tokens: list[str], expected: dict) -> tuple[int, int, int]:
     """(lost, duplicated, rows) for the room, from the database itself."""
-    votes = [store.my_votes(token) for token in tokens]  # through the same store, per participant
+    votes = [voting.my_votes(token) for token in tokens]  # through the repository, per participant
     lost = sum(1 for (i, card), value in expected.items() if votes[i].get(card) != value)
-    with store.engine.connect() as conn:
+    with voting.engine.connect() as conn:
         workshop_id = conn.execute(sa.select(workshops.c.id).where(workshops.c.code == code)).scalar_one()
         rows = conn.execute(sa.select(sa.func.count()).select_from(workshop_votes)
                             .where(workshop_votes.c.workshop_id == workshop_id)).scalar_one()
@@ -133,15 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = make_engine(url)
         init_db(engine)
-        store = WorkshopStore(engine)
+        control, voting = WorkshopControl(engine), WorkshopVoting(engine)
         deck = load_deck(DECKS_DIR / "burlov.yaml")
         print(f"database: {engine.dialect.name}; {args.participants} participants x {len(deck.cards)} cards, "
               f"{args.change:.0%} change a vote")
-        baseline = sequential_baseline(store, deck, 600)
+        baseline = sequential_baseline(control, voting, deck, 600)
         print(f"baseline (one thread, sequential): {baseline:.0f} votes/s")
         code, tokens, expected, errors, calls, seconds = run_room(
-            store, deck, args.participants, args.change, args.seed)
-        lost, duplicated, rows = count_rows(store, code, tokens, expected)
+            control, voting, deck, args.participants, args.change, args.seed)
+        lost, duplicated, rows = count_rows(voting, code, tokens, expected)
         rate = calls / seconds
         print(f"vote() calls returned: {calls} in {seconds:.2f} s voting time")
         print(f"votes per second: {rate:.0f} ({rate / baseline:.2f} x the sequential baseline)")

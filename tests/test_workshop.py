@@ -1,4 +1,4 @@
-"""Live workshop: tallies (pure) and the store's rules, on SQLite and PostgreSQL."""
+"""Live workshop: tallies (pure) and the rules of its repositories, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from assessment.framework.matrix import Text
+from assessment.store.tables import workshop_votes, workshops
+from assessment.workshop.control import CODE_ALPHABET, CODE_LENGTH, WorkshopControl
 from assessment.workshop.decks import Card, Deck, load_deck, DECKS_DIR
-from assessment.workshop.repository import (CODE_ALPHABET, CODE_LENGTH, Forbidden, InvalidInput, Refused,
-                                            UnknownParticipant, UnknownWorkshop, WorkshopStore,
-                                            workshop_votes, workshops)
+from assessment.workshop.errors import Forbidden, InvalidInput, Refused, UnknownParticipant, UnknownWorkshop
+from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import Counts, matrix_levels, summary_order, tally_votes
+from assessment.workshop.voting import WorkshopVoting
 from test_gaps import tiny_framework
 
 # --- pure tallies --------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def test_matrix_levels_median_and_distribution():
     assert (monitoring.level_id, monitoring.answered, monitoring.distribution) == ("none", 0, {})
 
 
-# --- the store -----------------------------------------------------------------------------
+# --- the repositories ----------------------------------------------------------------------
 
 def small_deck(matrix_round: bool = True) -> Deck:
     cards = [Card(id=f"c{i}", text=Text(sv=f"Påstående {i}?", en=f"Statement {i}?")) for i in range(1, 4)]
@@ -83,43 +85,53 @@ def small_deck(matrix_round: bool = True) -> Deck:
 
 
 @pytest.fixture
-def store(engine) -> WorkshopStore:
-    return WorkshopStore(engine, tiny_framework())
+def control(engine) -> WorkshopControl:
+    return WorkshopControl(engine, tiny_framework())
 
 
 @pytest.fixture
-def workshop(store):
-    code, secret = store.create_workshop("Samverkan 2024", "Burlöv", date(2024, 5, 14), "sv", small_deck())
+def voting(engine) -> WorkshopVoting:
+    return WorkshopVoting(engine, tiny_framework())
+
+
+@pytest.fixture
+def results(engine) -> WorkshopResults:
+    return WorkshopResults(engine, tiny_framework())
+
+
+@pytest.fixture
+def workshop(control):
+    code, secret = control.create_workshop("Samverkan 2024", "Burlöv", date(2024, 5, 14), "sv", small_deck())
     return code, secret
 
 
-def vote_rows(store: WorkshopStore) -> list[tuple]:
-    with store.engine.connect() as conn:
+def vote_rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
         return conn.execute(sa.select(workshop_votes.c.participant_id, workshop_votes.c.card_id,
                                       workshop_votes.c.value)).all()
 
 
-def test_create_gives_short_code_and_hashed_secret(store, workshop):
+def test_create_gives_short_code_and_hashed_secret(engine, control, voting, workshop):
     code, secret = workshop
     assert len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
-    info = store.get_workshop(code.lower())
+    info = voting.get_workshop(code.lower())
     assert (info.name, info.unit, info.date, info.lang, info.phase) == (
         "Samverkan 2024", "Burlöv", date(2024, 5, 14), "sv", "statements")
     assert info.deck == small_deck() and info.steps == ["agenda", "decision"]
     assert info.levels == ["information", "consultation", "dialogue", "partnership"]
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         stored = conn.execute(sa.select(workshops.c.secret_hash)).scalar_one()
     assert secret not in stored
-    assert store.check_secret(code, secret) and not store.check_secret(code, "x" + secret)
-    other, _ = store.create_workshop("Other", "Lund", "2024-06-01", "en", small_deck())
+    assert control.check_secret(code, secret) and not control.check_secret(code, "x" + secret)
+    other, _ = control.create_workshop("Other", "Lund", "2024-06-01", "en", small_deck())
     assert other != code
     with pytest.raises(InvalidInput):
-        store.create_workshop(" ", "Lund", "2024-06-01", "en", small_deck())
+        control.create_workshop(" ", "Lund", "2024-06-01", "en", small_deck())
     with pytest.raises(InvalidInput) as info:
-        store.create_workshop("X", "Lund", "1 June", "en", small_deck())
+        control.create_workshop("X", "Lund", "1 June", "en", small_deck())
     assert info.value.values == {"field": "date"}
     with pytest.raises(InvalidInput):
-        store.create_workshop("X", "Lund", "2024-06-01", "de", small_deck())
+        control.create_workshop("X", "Lund", "2024-06-01", "de", small_deck())
 
 
 FACILITATOR_ACTIONS = [
@@ -137,123 +149,123 @@ FACILITATOR_ACTIONS = [
 
 
 @pytest.mark.parametrize("action", FACILITATOR_ACTIONS)
-def test_facilitator_actions_need_the_secret(store, workshop, action):
+def test_facilitator_actions_need_the_secret(control, voting, workshop, action):
     code, secret = workshop
-    _, other_secret = store.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
-    store.go_to_card(code, secret, 1)  # a middle card, so "next" and "previous" both exist
-    before = store.get_workshop(code)
+    _, other_secret = control.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
+    control.go_to_card(code, secret, 1)  # a middle card, so "next" and "previous" both exist
+    before = voting.get_workshop(code)
     for wrong in (None, "", code, secret[:-1], other_secret):
         with pytest.raises(Forbidden) as info:
-            action(store, code, wrong)
+            action(control, code, wrong)
         assert info.value.key == "workshop.error.forbidden"
-    assert store.get_workshop(code) == before  # nothing changed, not even the version
-    action(store, code, secret)  # the right secret works
+    assert voting.get_workshop(code) == before  # nothing changed, not even the version
+    action(control, code, secret)  # the right secret works
     with pytest.raises(UnknownWorkshop):
-        action(store, "ZZZZZZ", secret)
+        action(control, "ZZZZZZ", secret)
 
 
-def test_join_with_bad_code_side_or_role(store, workshop):
+def test_join_with_bad_code_side_or_role(voting, results, workshop):
     code, _ = workshop
     for bad in ("", "ABC", code + "X", "ÅÄÖ123"):
         with pytest.raises(UnknownWorkshop) as info:
-            store.join(bad, "public")
+            voting.join(bad, "public")
         assert info.value.key == "workshop.error.unknown_code"
-    assert store.join(f" {code[:3].lower()}-{code[3:]} ", "public", "official")  # typed loosely
+    assert voting.join(f" {code[:3].lower()}-{code[3:]} ", "public", "official")  # typed loosely
     with pytest.raises(InvalidInput) as info:
-        store.join(code, "press")
+        voting.join(code, "press")
     assert info.value.key == "workshop.error.bad_side"
     with pytest.raises(InvalidInput):
-        store.join(code, "public", "volunteer")  # a civil-society role
-    assert store.participant_counts(code) == {"public": 1, "civil_society": 0}
+        voting.join(code, "public", "volunteer")  # a civil-society role
+    assert results.participant_counts(code) == {"public": 1, "civil_society": 0}
 
 
-def test_vote_change_and_close_semantics(store, workshop):
+def test_vote_change_and_close_semantics(engine, control, voting, results, workshop):
     code, secret = workshop
-    alice = store.join(code, "public", "politician")
-    bob = store.join(code, "civil_society", "association")
+    alice = voting.join(code, "public", "politician")
+    bob = voting.join(code, "civil_society", "association")
     with pytest.raises(Refused) as info:  # card shown but not opened yet
-        store.vote(alice, "c1", "agree")
+        voting.vote(alice, "c1", "agree")
     assert info.value.key == "workshop.error.card_closed"
-    store.open_card(code, secret)
-    store.vote(alice, "c1", "agree")
-    store.vote(bob, "c1", "agree")
-    store.vote(alice, "c1", "disagree")  # changed while open: replaces
-    store.vote(alice, "c1", "disagree")  # same again: still one row
-    assert len(vote_rows(store)) == 2
-    assert store.my_votes(alice) == {"c1": "disagree"}
-    tally = store.tally(code, "c1")
+    control.open_card(code, secret)
+    voting.vote(alice, "c1", "agree")
+    voting.vote(bob, "c1", "agree")
+    voting.vote(alice, "c1", "disagree")  # changed while open: replaces
+    voting.vote(alice, "c1", "disagree")  # same again: still one row
+    assert len(vote_rows(engine)) == 2
+    assert voting.my_votes(alice) == {"c1": "disagree"}
+    tally = results.tally(code, "c1")
     assert tally.public == Counts(0, 1, 0) and tally.civil_society == Counts(1, 0, 0)
-    store.close_card(code, secret)
+    control.close_card(code, secret)
     with pytest.raises(Refused):
-        store.vote(bob, "c1", "pass")
-    assert store.my_votes(bob) == {"c1": "agree"}  # refused vote changed nothing
+        voting.vote(bob, "c1", "pass")
+    assert voting.my_votes(bob) == {"c1": "agree"}  # refused vote changed nothing
     with pytest.raises(Refused):
-        store.vote(bob, "c2", "pass")  # a card not on screen is not open
-    store.open_card(code, secret)  # reopened: votes kept, can change
-    store.vote(bob, "c1", "pass")
-    assert store.tally(code, "c1").civil_society == Counts(0, 0, 1)
-    state = store.next_card(code, secret)  # moving on closes the card left
+        voting.vote(bob, "c2", "pass")  # a card not on screen is not open
+    control.open_card(code, secret)  # reopened: votes kept, can change
+    voting.vote(bob, "c1", "pass")
+    assert results.tally(code, "c1").civil_society == Counts(0, 0, 1)
+    state = control.next_card(code, secret)  # moving on closes the card left
     assert state.card_states == {"c1": "closed", "c2": "new", "c3": "new"}
     with pytest.raises(Refused):
-        store.vote(alice, "c1", "agree")
+        voting.vote(alice, "c1", "agree")
     with pytest.raises(Refused) as info:
-        store.vote(alice, "c9", "agree")
+        voting.vote(alice, "c9", "agree")
     assert info.value.key == "workshop.error.unknown_card"
     with pytest.raises(InvalidInput):
-        store.vote(alice, "c2", "yes")
+        voting.vote(alice, "c2", "yes")
     with pytest.raises(UnknownParticipant):
-        store.vote("not-a-token", "c2", "agree")
-    store.open_card(code, secret)
-    store.vote(alice, "c2", "agree")
-    store.end(code, secret)
+        voting.vote("not-a-token", "c2", "agree")
+    control.open_card(code, secret)
+    voting.vote(alice, "c2", "agree")
+    control.end(code, secret)
     with pytest.raises(Refused) as info:
-        store.vote(alice, "c2", "disagree")
+        voting.vote(alice, "c2", "disagree")
     assert info.value.key == "workshop.error.ended"
     with pytest.raises(Refused):
-        store.join(code, "public")
+        voting.join(code, "public")
     with pytest.raises(Refused):
-        store.open_card(code, secret)  # ended is final
-    assert sorted(v for _p, _c, v in vote_rows(store)) == ["agree", "disagree", "pass"]
+        control.open_card(code, secret)  # ended is final
+    assert sorted(v for _p, _c, v in vote_rows(engine)) == ["agree", "disagree", "pass"]
 
 
-def test_participant_sees_results_only_when_revealed(store, workshop):
+def test_participant_sees_results_only_when_revealed(control, voting, workshop):
     code, secret = workshop
-    alice = store.join(code, "public")
-    bob = store.join(code, "civil_society")
-    store.open_card(code, secret)
-    store.vote(alice, "c1", "agree")
-    store.vote(bob, "c1", "disagree")
-    view = store.state(code, alice)
+    alice = voting.join(code, "public")
+    bob = voting.join(code, "civil_society")
+    control.open_card(code, secret)
+    voting.vote(alice, "c1", "agree")
+    voting.vote(bob, "c1", "disagree")
+    view = voting.state(code, alice)
     assert (view.card.id, view.card_open, view.revealed, view.tally) == ("c1", True, False, None)
-    assert view.my_vote == "agree" and store.state(code, bob).my_vote == "disagree"
+    assert view.my_vote == "agree" and voting.state(code, bob).my_vote == "disagree"
     version = view.version
-    store.reveal(code, secret)
-    view = store.state(code)
+    control.reveal(code, secret)
+    view = voting.state(code)
     assert view.version > version
     assert view.tally.public == Counts(1, 0, 0) and view.tally.civil_society == Counts(0, 1, 0)
-    store.go_to_card(code, secret, 2)
-    view = store.state(code, alice)
+    control.go_to_card(code, secret, 2)
+    view = voting.state(code, alice)
     assert (view.card.id, view.card_index, view.card_open, view.revealed, view.tally, view.my_vote) == (
         "c3", 2, False, False, None, None)
     with pytest.raises(InvalidInput):
-        store.go_to_card(code, secret, 3)
+        control.go_to_card(code, secret, 3)
     with pytest.raises(InvalidInput):
-        store.next_card(code, secret)  # past the last card
-    other, _ = store.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
+        control.next_card(code, secret)  # past the last card
+    other, _ = control.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
     with pytest.raises(UnknownParticipant):
-        store.state(other, alice)  # a token of another workshop
+        voting.state(other, alice)  # a token of another workshop
 
 
-def test_participant_state_tells_only_their_own_side_and_role(store, workshop):
+def test_participant_state_tells_only_their_own_side_and_role(voting, workshop):
     code, _ = workshop
-    alice = store.join(code, "public", "politician")
-    bob = store.join(code, "civil_society")  # no role given
-    carol = store.join(code, "civil_society", "volunteer")
-    mine = store.state(code, alice)
+    alice = voting.join(code, "public", "politician")
+    bob = voting.join(code, "civil_society")  # no role given
+    carol = voting.join(code, "civil_society", "volunteer")
+    mine = voting.state(code, alice)
     assert (mine.my_side, mine.my_role) == ("public", "politician")
-    assert (store.state(code, bob).my_side, store.state(code, bob).my_role) == ("civil_society", None)
-    assert (store.state(code, carol).my_side, store.state(code, carol).my_role) == ("civil_society", "volunteer")
-    anonymous = store.state(code)  # the screen without a token: nobody's side
+    assert (voting.state(code, bob).my_side, voting.state(code, bob).my_role) == ("civil_society", None)
+    assert (voting.state(code, carol).my_side, voting.state(code, carol).my_role) == ("civil_society", "volunteer")
+    anonymous = voting.state(code)  # the screen without a token: nobody's side
     assert (anonymous.my_side, anonymous.my_role) == (None, None)
     # Nothing about the other participants travels with alice's view.
     shown = repr(mine)
@@ -261,69 +273,69 @@ def test_participant_state_tells_only_their_own_side_and_role(store, workshop):
     assert not any(token in shown for token in (alice, bob, carol))
 
 
-def test_participant_card_status_tells_not_yet_open_from_closed(store, workshop):
+def test_participant_card_status_tells_not_yet_open_from_closed(control, voting, workshop):
     code, secret = workshop
-    alice = store.join(code, "public")
-    status = lambda: (store.state(code, alice).card.id, store.state(code, alice).card_status)
+    alice = voting.join(code, "public")
+    status = lambda: (voting.state(code, alice).card.id, voting.state(code, alice).card_status)
     assert status() == ("c1", "pending")  # shown, not opened yet
-    assert not store.state(code, alice).card_open
-    store.open_card(code, secret)
-    assert status() == ("c1", "open") and store.state(code, alice).card_open
-    store.close_card(code, secret)
-    assert status() == ("c1", "closed") and not store.state(code, alice).card_open
-    store.next_card(code, secret)
+    assert not voting.state(code, alice).card_open
+    control.open_card(code, secret)
+    assert status() == ("c1", "open") and voting.state(code, alice).card_open
+    control.close_card(code, secret)
+    assert status() == ("c1", "closed") and not voting.state(code, alice).card_open
+    control.next_card(code, secret)
     assert status() == ("c2", "pending")
-    store.previous_card(code, secret)
+    control.previous_card(code, secret)
     assert status() == ("c1", "closed")  # back on a card that was voted on and closed
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     assert status() == ("c1", "open")  # reopened
-    store.start_matrix(code, secret)
-    view = store.state(code, alice)
+    control.start_matrix(code, secret)
+    view = voting.state(code, alice)
     assert (view.card, view.card_status, view.card_open) == (None, None, False)
-    store.end(code, secret)
-    assert store.state(code, alice).card_status is None
+    control.end(code, secret)
+    assert voting.state(code, alice).card_status is None
 
 
-def test_participant_state_from_the_token_alone(store, workshop):
+def test_participant_state_from_the_token_alone(control, voting, workshop):
     code, secret = workshop
-    alice = store.join(code, "civil_society", "association")
-    store.open_card(code, secret)
-    store.vote(alice, "c1", "pass")
+    alice = voting.join(code, "civil_society", "association")
+    control.open_card(code, secret)
+    voting.vote(alice, "c1", "pass")
     for no_code in (None, ""):
-        view = store.state(no_code, alice)
+        view = voting.state(no_code, alice)
         assert (view.code, view.card.id, view.my_vote, view.my_side, view.my_role) == (
             code, "c1", "pass", "civil_society", "association")
-    assert store.state(code, alice) == store.state(None, alice)
+    assert voting.state(code, alice) == voting.state(None, alice)
     with pytest.raises(UnknownParticipant):
-        store.state(None, "not-a-token")
+        voting.state(None, "not-a-token")
     with pytest.raises(UnknownWorkshop):
-        store.state(None)  # neither code nor token
-    other, _ = store.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
-    assert store.state(None, store.join(other, "public")).code == other  # each token finds its own
+        voting.state(None)  # neither code nor token
+    other, _ = control.create_workshop("Other", "Lund", date(2024, 6, 1), "sv", small_deck())
+    assert voting.state(None, voting.join(other, "public")).code == other  # each token finds its own
     with pytest.raises(UnknownParticipant):
-        store.state(other, alice)  # a code and a token that do not belong together
+        voting.state(other, alice)  # a code and a token that do not belong together
 
 
-def test_matrix_round_per_side(store, workshop):
+def test_matrix_round_per_side(control, voting, results, workshop):
     code, secret = workshop
-    a = store.join(code, "public")
-    b = store.join(code, "public")
-    c = store.join(code, "civil_society")
+    a = voting.join(code, "public")
+    b = voting.join(code, "public")
+    c = voting.join(code, "civil_society")
     with pytest.raises(Refused) as info:
-        store.place(a, "agenda", "dialogue")
+        voting.place(a, "agenda", "dialogue")
     assert info.value.key == "workshop.error.not_matrix"
-    store.start_matrix(code, secret)
-    store.place(a, "agenda", "dialogue")
-    store.place(b, "agenda", "information")
-    store.place(b, "agenda", "partnership")  # changed
-    store.place(c, "agenda", "none")
-    store.place(c, "decision", "consultation")
+    control.start_matrix(code, secret)
+    voting.place(a, "agenda", "dialogue")
+    voting.place(b, "agenda", "information")
+    voting.place(b, "agenda", "partnership")  # changed
+    voting.place(c, "agenda", "none")
+    voting.place(c, "decision", "consultation")
     with pytest.raises(InvalidInput):
-        store.place(a, "lunch", "dialogue")
+        voting.place(a, "lunch", "dialogue")
     with pytest.raises(InvalidInput):
-        store.place(a, "agenda", "mobilisation")  # optional level not switched on
-    assert store.my_placements(b) == {"agenda": "partnership"}
-    matrix = store.matrix_distribution(code)
+        voting.place(a, "agenda", "mobilisation")  # optional level not switched on
+    assert voting.my_placements(b) == {"agenda": "partnership"}
+    matrix = results.matrix_distribution(code)
     public = {level.step_id: level for level in matrix["public"]}
     civil = {level.step_id: level for level in matrix["civil_society"]}
     overall = {level.step_id: level for level in matrix["overall"]}
@@ -332,41 +344,41 @@ def test_matrix_round_per_side(store, workshop):
     assert civil["agenda"].level_id == "none" and civil["decision"].level_id == "consultation"
     assert overall["agenda"].answered == 3 and overall["agenda"].level_id == "dialogue"  # [0, 3, 4]
     assert public["decision"].answered == 0
-    assert store.state(code, a).matrix is None  # hidden until revealed
-    store.reveal(code, secret)
-    assert store.state(code, a).matrix["civil_society"][1].level_id == "consultation"
-    back = store.go_to_card(code, secret, 0)  # back to the statements
+    assert voting.state(code, a).matrix is None  # hidden until revealed
+    control.reveal(code, secret)
+    assert voting.state(code, a).matrix["civil_society"][1].level_id == "consultation"
+    back = control.go_to_card(code, secret, 0)  # back to the statements
     assert back.info.phase == "statements"
     with pytest.raises(Refused):
-        store.place(a, "agenda", "dialogue")
+        voting.place(a, "agenda", "dialogue")
 
 
-def test_deck_without_matrix_round(store):
-    code, secret = store.create_workshop("X", "Lund", date(2024, 6, 1), "sv", small_deck(matrix_round=False))
-    assert store.get_workshop(code).steps == []
+def test_deck_without_matrix_round(control, voting):
+    code, secret = control.create_workshop("X", "Lund", date(2024, 6, 1), "sv", small_deck(matrix_round=False))
+    assert voting.get_workshop(code).steps == []
     with pytest.raises(Refused) as info:
-        store.start_matrix(code, secret)
+        control.start_matrix(code, secret)
     assert info.value.key == "workshop.error.no_matrix"
 
 
-def test_summary_and_exports(store, workshop):
+def test_summary_and_exports(control, voting, results, workshop):
     code, secret = workshop
-    tokens = {name: store.join(code, side) for name, side in
+    tokens = {name: voting.join(code, side) for name, side in
               [("p1", "public"), ("p2", "public"), ("c1", "civil_society")]}
-    store.open_card(code, secret)
-    store.vote(tokens["p1"], "c1", "agree")
-    store.vote(tokens["p2"], "c1", "pass")
-    store.vote(tokens["c1"], "c1", "disagree")
-    store.next_card(code, secret)
-    store.open_card(code, secret)
-    store.vote(tokens["c1"], "c2", "agree")
-    summary = store.summary(code)
+    control.open_card(code, secret)
+    voting.vote(tokens["p1"], "c1", "agree")
+    voting.vote(tokens["p2"], "c1", "pass")
+    voting.vote(tokens["c1"], "c1", "disagree")
+    control.next_card(code, secret)
+    control.open_card(code, secret)
+    voting.vote(tokens["c1"], "c2", "agree")
+    summary = results.summary(code)
     assert [t.card_id for t in summary] == ["c1", "c2", "c3"]
     assert summary[0].public == Counts(1, 0, 1) and summary[1].civil_society == Counts(1, 0, 0)
     assert summary[2].overall.total == 0
-    assert [t.card_id for t in store.summary(code, "gap")][0] == "c1"  # the only card with a gap
+    assert [t.card_id for t in results.summary(code, "gap")][0] == "c1"  # the only card with a gap
 
-    raw = store.export_csv(code)
+    raw = results.export_csv(code)
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(rows) == 3 * 3
@@ -377,10 +389,10 @@ def test_summary_and_exports(store, workshop):
         "1", "1", "50.0")
     assert first["civil_society"]["agree_share"] == "0.0"
     assert {r["agree_share"] for r in rows if r["card_id"] == "c3"} == {""}
-    english = list(csv.DictReader(io.StringIO(store.export_csv(code, "en").decode("utf-8-sig"))))
+    english = list(csv.DictReader(io.StringIO(results.export_csv(code, "en").decode("utf-8-sig"))))
     assert english[0]["text"] == "Statement 1?"
 
-    data = json.loads(store.export_json(code))
+    data = json.loads(results.export_json(code))
     assert data["workshop"]["code"] == code and data["participants"] == {
         "public": 2, "civil_society": 1, "overall": 3}
     card = data["cards"][0]
@@ -391,11 +403,11 @@ def test_summary_and_exports(store, workshop):
     assert secret not in everything and not any(token in everything for token in tokens.values())
 
 
-def test_burlov_deck_runs(store):
+def test_burlov_deck_runs(control, voting, results):
     deck = load_deck(DECKS_DIR / "burlov.yaml")
-    code, secret = store.create_workshop("Burlöv", "Burlövs kommun", date(2012, 10, 4), "sv", deck)
-    view = store.open_card(code, secret)
+    code, secret = control.create_workshop("Burlöv", "Burlövs kommun", date(2012, 10, 4), "sv", deck)
+    view = control.open_card(code, secret)
     assert view.card.text("sv").startswith("Har ni välutvecklade kontakter")
-    voter = store.join(code, "civil_society", "volunteer")
-    store.vote(voter, deck.cards[0].id, "agree")
-    assert store.summary(code)[0].civil_society.agree == 1
+    voter = voting.join(code, "civil_society", "volunteer")
+    voting.vote(voter, deck.cards[0].id, "agree")
+    assert results.summary(code)[0].civil_society.agree == 1

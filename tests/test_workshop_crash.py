@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT))
 from assessment.framework.matrix import Text  # noqa: E402
 from assessment.store.engine import make_engine  # noqa: E402
 from assessment.store.migrations import init_db  # noqa: E402
+from assessment.workshop.control import WorkshopControl  # noqa: E402
 from assessment.workshop.decks import Card, Deck  # noqa: E402
-from assessment.workshop.repository import WorkshopStore  # noqa: E402
+from assessment.workshop.results import WorkshopResults  # noqa: E402
+from assessment.workshop.voting import WorkshopVoting  # noqa: E402
 
 THREADS = 6
 PARTICIPANTS = 240  # 40 per thread
@@ -39,7 +41,7 @@ VALUES = ("agree", "disagree", "pass")
 
 def worker(url: str, tokens_file: str, threads: int) -> None:
     """Vote forever from `threads` threads; print a line per vote started and confirmed."""
-    store = WorkshopStore(make_engine(url))
+    voting = WorkshopVoting(make_engine(url))
     tokens = Path(tokens_file).read_text().split()
     out = threading.Lock()
 
@@ -56,7 +58,7 @@ def worker(url: str, tokens_file: str, threads: int) -> None:
                 value = VALUES[(round_ + i) % len(VALUES)]  # every round changes each vote
                 index = first + i * threads
                 say(f"start {first} {index} {value}")
-                store.vote(token, "c1", value)
+                voting.vote(token, "c1", value)
                 say(f"done {first} {index} {value}")
             round_ += 1
 
@@ -70,14 +72,14 @@ def worker(url: str, tokens_file: str, threads: int) -> None:
 def crash_and_check(url: str, tmp_path: Path) -> None:
     engine = make_engine(url)
     init_db(engine)
-    store = WorkshopStore(engine)
+    control, voting = WorkshopControl(engine), WorkshopVoting(engine)
     deck = Deck(id="crash", title=Text(sv="Krasch", en="Crash"), description=Text(sv="Test", en="Test"),
                 matrix_round=False,
                 cards=[Card(id="c1", text=Text(sv="Ett?", en="One?")),
                        Card(id="c2", text=Text(sv="Två?", en="Two?"))])
-    code, secret = store.create_workshop("Crash", "Test", date(2024, 1, 1), "sv", deck)
-    store.open_card(code, secret)
-    tokens = [store.join(code, "public" if i % 2 else "civil_society") for i in range(PARTICIPANTS)]
+    code, secret = control.create_workshop("Crash", "Test", date(2024, 1, 1), "sv", deck)
+    control.open_card(code, secret)
+    tokens = [voting.join(code, "public" if i % 2 else "civil_society") for i in range(PARTICIPANTS)]
     tokens_file = tmp_path / "tokens.txt"
     tokens_file.write_text("\n".join(tokens))
     engine.dispose()
@@ -130,21 +132,21 @@ def crash_and_check(url: str, tmp_path: Path) -> None:
         if reopened.dialect.name == "sqlite":
             with reopened.connect() as conn:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-        store = WorkshopStore(reopened)
+        voting, results = WorkshopVoting(reopened), WorkshopResults(reopened)
         missing = []
         for index, value in last_done.items():
-            stored = store.my_votes(tokens[index]).get("c1")
+            stored = voting.my_votes(tokens[index]).get("c1")
             allowed = {value, pending.get(index)}
             if stored not in allowed:
                 missing.append((index, value, stored))
         assert not missing, f"confirmed votes lost or wrong (participant, confirmed, stored): {missing[:10]}"
         # Exactly one row per participant and card, still, and the room's count adds up.
-        tally = store.tally(code, "c1")
-        voted = sum(1 for token in tokens if store.my_votes(token))
+        tally = results.tally(code, "c1")
+        voted = sum(1 for token in tokens if voting.my_votes(token))
         assert tally.overall.total == voted >= len(last_done)
         # The workshop is still usable after the crash.
-        store.vote(tokens[0], "c1", "agree")
-        assert store.my_votes(tokens[0]) == {"c1": "agree"}
+        voting.vote(tokens[0], "c1", "agree")
+        assert voting.my_votes(tokens[0]) == {"c1": "agree"}
     finally:
         reopened.dispose()
 
@@ -165,12 +167,12 @@ def test_confirmed_votes_survive_killing_the_streamlit_server(start_streamlit, b
     database = tmp_path / "app.db"
     engine = make_engine(f"sqlite:///{database}")
     init_db(engine)
-    store = WorkshopStore(engine)
+    control, voting = WorkshopControl(engine), WorkshopVoting(engine)
     deck = Deck(id="crash", title=Text(sv="Krasch", en="Crash"), description=Text(sv="Test", en="Test"),
                 matrix_round=False, cards=[Card(id="c1", text=Text(sv="Ett?", en="One?"))])
-    code, secret = store.create_workshop("Crash", "Test", date(2024, 1, 1), "sv", deck)
-    store.open_card(code, secret)
-    tokens = [store.join(code, "public" if i % 2 else "civil_society") for i in range(3)]
+    code, secret = control.create_workshop("Crash", "Test", date(2024, 1, 1), "sv", deck)
+    control.open_card(code, secret)
+    tokens = [voting.join(code, "public" if i % 2 else "civil_society") for i in range(3)]
     engine.dispose()
 
     server = start_streamlit(env={"ASSESSMENT_DB": str(database)})
@@ -207,10 +209,10 @@ def test_confirmed_votes_survive_killing_the_streamlit_server(start_streamlit, b
     try:
         with reopened.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-        store = WorkshopStore(reopened)
+        voting, results = WorkshopVoting(reopened), WorkshopResults(reopened)
         for i, value in confirmed.items():
-            assert store.my_votes(tokens[i])["c1"] in {value, in_flight[i]}, i
-        assert store.tally(code, "c1").overall.total == len(tokens)
+            assert voting.my_votes(tokens[i])["c1"] in {value, in_flight[i]}, i
+        assert results.tally(code, "c1").overall.total == len(tokens)
     finally:
         reopened.dispose()
 

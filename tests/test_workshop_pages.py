@@ -1,7 +1,7 @@
 """The live workshop pages in Streamlit's AppTest: facilitator and participant.
 
-Each test gets its own SQLite file (ASSESSMENT_DB); a WorkshopStore on the same
-file arranges the workshop or checks what the pages wrote.
+Each test gets its own SQLite file (ASSESSMENT_DB); the workshop repositories on the
+same file arrange the workshop or check what the pages wrote.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assessment.i18n import t
+from assessment.store.engine import make_engine
+from assessment.store.migrations import init_db
+from assessment.workshop.control import WorkshopControl
 from assessment.workshop.decks import get_deck
-from assessment.workshop.repository import WorkshopStore
+from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import Counts, Tally
 from assessment.workshop.views_support import (facilitator_url, join_url, public_base_url, spaced_code,
                                                tally_bar_html, tally_frame)
+from assessment.workshop.voting import WorkshopVoting
 
 REPO = Path(__file__).resolve().parent.parent
 FACILITATE = str(REPO / "views" / "workshop_facilitate.py")
@@ -27,18 +31,36 @@ TIMEOUT = 30
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def workshop_engine(tmp_path, monkeypatch):
+    """The pages' database (ASSESSMENT_DB): a file of the test's own, with its schema."""
     db = tmp_path / "a.db"
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("ASSESSMENT_PUBLIC_URL", raising=False)
     monkeypatch.setenv("ASSESSMENT_DB", str(db))
-    return WorkshopStore.open(f"sqlite:///{db}")
+    engine = make_engine(f"sqlite:///{db}")
+    init_db(engine)
+    return engine
 
 
 @pytest.fixture
-def workshop(store, framework):
+def control(workshop_engine):
+    return WorkshopControl(workshop_engine)
+
+
+@pytest.fixture
+def voting(workshop_engine):
+    return WorkshopVoting(workshop_engine)
+
+
+@pytest.fixture
+def results(workshop_engine):
+    return WorkshopResults(workshop_engine)
+
+
+@pytest.fixture
+def workshop(control, framework):
     """A Burlöv workshop: (code, secret)."""
-    return store.create_workshop("Verktyg för samverkan", "Burlövs kommun", date(2013, 4, 17), "sv",
+    return control.create_workshop("Verktyg för samverkan", "Burlövs kommun", date(2013, 4, 17), "sv",
                                  get_deck("burlov", framework))
 
 
@@ -94,7 +116,7 @@ def texts(at: AppTest) -> str:
 # --- facilitator ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret"])
-def test_facilitator_without_the_secret_sees_one_message_and_no_controls(store, workshop, secret):
+def test_facilitator_without_the_secret_sees_one_message_and_no_controls(workshop, secret):
     code, _secret = workshop
     at = facilitator_page(code, secret)
     assert not at.exception
@@ -105,13 +127,13 @@ def test_facilitator_without_the_secret_sees_one_message_and_no_controls(store, 
     assert code not in texts(at).replace(t("workshop.error.forbidden", "sv"), "")
 
 
-def test_unknown_workshop_code_gives_one_message(store):
+def test_unknown_workshop_code_gives_one_message(workshop_engine):
     at = facilitator_page("ZZZZZZ", "whatever")
     assert [e.value for e in at.error] == [t("workshop.error.unknown_code", "sv", code="ZZZZZZ")]
     assert len(at.button) == 0
 
 
-def test_create_workshop_gives_private_link_code_and_qr(store):
+def test_create_workshop_gives_private_link_code_and_qr(control, voting):
     at = facilitator_page()
     at.text_input(key="ws_name").input("Verktyg för samverkan")
     at.text_input(key="ws_unit").input("Burlövs kommun")
@@ -120,8 +142,8 @@ def test_create_workshop_gives_private_link_code_and_qr(store):
     assert not at.exception
     code, secret = at.query_params.get("w"), at.query_params.get("s")
     assert code and secret
-    assert store.check_secret(code, secret)
-    info = store.get_workshop(code)
+    assert control.check_secret(code, secret)
+    info = voting.get_workshop(code)
     assert (info.name, info.unit, info.deck.id) == ("Verktyg för samverkan", "Burlövs kommun", "burlov")
     shown = texts(at)
     assert spaced_code(code) in shown, "the join code is shown large"
@@ -132,7 +154,7 @@ def test_create_workshop_gives_private_link_code_and_qr(store):
     assert len(at.get("image")) >= 1, "a QR code image is drawn"
 
 
-def test_pages_speak_english_when_chosen(store, workshop):
+def test_pages_speak_english_when_chosen(workshop):
     code, secret = workshop
     at = AppTest.from_file(FACILITATE, default_timeout=TIMEOUT)
     at.session_state["lang"] = "en"
@@ -147,14 +169,14 @@ def test_pages_speak_english_when_chosen(store, workshop):
                                                        t("workshop.side.civil_society", "en")]
 
 
-def test_create_without_a_name_is_refused_and_creates_nothing(store):
+def test_create_without_a_name_is_refused_and_creates_nothing(workshop_engine):
     at = facilitator_page()
     at.get("form_submit_button")[0].click().run()
     assert [e.value for e in at.error] == [t("ws.create.need_name", "sv")]
     assert not at.query_params.get("w")
 
 
-def test_controls_open_and_move_through_the_statements(store, workshop):
+def test_controls_open_and_move_through_the_statements(control, voting, workshop):
     code, secret = workshop
     at = facilitator_page(code, secret)
     assert not at.exception
@@ -162,23 +184,23 @@ def test_controls_open_and_move_through_the_statements(store, workshop):
     deck = get_deck("burlov")
     assert deck.cards[0].text("sv") in html_bodies(at)
     at.button(key="ws_open").click().run()
-    assert store.facilitator_state(code, secret).card_open
+    assert control.facilitator_state(code, secret).card_open
     at.button(key="ws_reveal").click().run()
-    assert store.get_workshop(code).revealed
+    assert voting.get_workshop(code).revealed
     at.button(key="ws_next").click().run()
-    view = store.facilitator_state(code, secret)
+    view = control.facilitator_state(code, secret)
     assert view.info.current_index == 1 and not view.card_open
     assert deck.cards[1].text("sv") in html_bodies(at)
     assert t("ws.fac.position", "sv", n=2, of=len(deck.cards)) in html_bodies(at)
     at.button(key="ws_prev").click().run()
-    assert store.get_workshop(code).current_index == 0
+    assert voting.get_workshop(code).current_index == 0
 
 
 # --- participants --------------------------------------------------------------------------
 
-def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(store, workshop):
+def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(control, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     cast = [("public", "agree"), ("public", "agree"), ("public", "disagree"),
             ("civil_society", "disagree"), ("civil_society", "pass")]
     phones = []
@@ -202,30 +224,30 @@ def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(store, works
     assert shown["public"] == {"agree": 3, "disagree": 0, "pass": 0}
 
 
-def test_closed_card_refuses_the_vote_with_a_message(store, workshop):
+def test_closed_card_refuses_the_vote_with_a_message(control, voting, results, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone = join_through_page(code, "civil_society", "association")
     token = phone.query_params["p"]
     assert phone.button(key="ws_vote_agree")  # open: the buttons are there
-    store.close_card(code, secret)
+    control.close_card(code, secret)
     phone.button(key="ws_vote_agree").click().run()  # tapped on the stale screen
     assert t("workshop.error.card_closed", "sv") in [e.value for e in phone.error]
-    assert store.my_votes(token) == {}
-    assert store.tally(code, get_deck("burlov").cards[0].id).overall.total == 0
+    assert voting.my_votes(token) == {}
+    assert results.tally(code, get_deck("burlov").cards[0].id).overall.total == 0
     # The screen now says voting is closed and offers no vote buttons.
     assert t("ws.join.closed", "sv") in [w.value for w in phone.warning]
     assert not [b for b in phone.button if (b.key or "").startswith("ws_vote_")]
 
 
-def test_reload_keeps_identity_and_vote(store, workshop):
+def test_reload_keeps_identity_and_vote(control, results, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone = join_through_page(code, "public", "official")
     phone.button(key="ws_vote_disagree").click().run()
     again = participant_page(code, phone.query_params["p"])  # a fresh session, same URL
     assert any(t("ws.vote.disagree", "sv") in s.value for s in again.success)
-    assert store.participant_counts(code) == {"public": 1, "civil_society": 0}
+    assert results.participant_counts(code) == {"public": 1, "civil_society": 0}
 
 
 def you_vote_as(side: str, role: str | None = None, lang: str = "sv") -> str:
@@ -235,11 +257,11 @@ def you_vote_as(side: str, role: str | None = None, lang: str = "sv") -> str:
     return t("ws.join.you_are", lang, side=side_name)
 
 
-def test_reload_still_says_which_side_the_phone_votes_for(store, workshop):
+def test_reload_still_says_which_side_the_phone_votes_for(workshop):
     code, _ = workshop
     official = join_through_page(code, "public", "official")
     volunteer = join_through_page(code, "civil_society")
-    # Fresh sessions, same URLs: the side comes from the store, not from the session that joined.
+    # Fresh sessions, same URLs: the side comes from the database, not from the session that joined.
     again = participant_page(code, official.query_params["p"])
     captions = " ".join(c.value for c in again.caption)
     assert you_vote_as("public", "official") in captions
@@ -248,7 +270,7 @@ def test_reload_still_says_which_side_the_phone_votes_for(store, workshop):
     assert you_vote_as("civil_society") in captions and "(" not in captions.split(" · ")[-1]
 
 
-def test_card_not_yet_opened_says_wait_and_closed_card_says_closed(store, workshop):
+def test_card_not_yet_opened_says_wait_and_closed_card_says_closed(control, workshop):
     code, secret = workshop
     phone = join_through_page(code, "public")
     vote_buttons = lambda: [b for b in phone.button if (b.key or "").startswith("ws_vote_")]
@@ -256,23 +278,23 @@ def test_card_not_yet_opened_says_wait_and_closed_card_says_closed(store, worksh
     assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
     assert t("ws.join.closed", "sv") not in [w.value for w in phone.warning]
     assert not vote_buttons()
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone.run()
     assert len(vote_buttons()) == 3
-    store.close_card(code, secret)
+    control.close_card(code, secret)
     phone.run()
     assert t("ws.join.closed", "sv") in [w.value for w in phone.warning]
     assert t("ws.join.pending", "sv") not in [i.value for i in phone.info]
     assert not vote_buttons()
-    store.next_card(code, secret)  # the next statement: waiting again
+    control.next_card(code, secret)  # the next statement: waiting again
     phone.run()
     assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
     assert get_deck("burlov").cards[1].text("sv") in html_bodies(phone)
 
 
-def test_link_with_only_the_token_finds_its_workshop(store, workshop):
+def test_link_with_only_the_token_finds_its_workshop(control, results, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone = join_through_page(code, "civil_society", "association")
     phone.button(key="ws_vote_agree").click().run()
     again = participant_page(None, phone.query_params["p"])  # ?p=… without ?code=
@@ -282,19 +304,19 @@ def test_link_with_only_the_token_finds_its_workshop(store, workshop):
     assert you_vote_as("civil_society", "association") in " ".join(c.value for c in again.caption)
     assert again.query_params["code"] == code, "the link is completed with the code"
     again.button(key="ws_vote_disagree").click().run()
-    assert store.tally(code, get_deck("burlov").cards[0].id).civil_society.disagree == 1
+    assert results.tally(code, get_deck("burlov").cards[0].id).civil_society.disagree == 1
 
 
-def test_results_reach_phones_only_when_revealed(store, workshop):
+def test_results_reach_phones_only_when_revealed(control, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone = join_through_page(code, "public")
     phone.button(key="ws_vote_agree").click().run()
     assert "data-group=" not in html_bodies(phone)
-    store.reveal(code, secret)
+    control.reveal(code, secret)
     phone.run()
     assert shown_tally(phone)["public"] == {"agree": 1, "disagree": 0, "pass": 0}
-    store.hide(code, secret)
+    control.hide(code, secret)
     phone.run()
     assert "data-group=" not in html_bodies(phone)
 
@@ -303,14 +325,14 @@ def test_results_reach_phones_only_when_revealed(store, workshop):
     ("ZZZZZZ", None, ("workshop.error.unknown_code", {"code": "ZZZZZZ"})),
     (None, "not-a-token", ("workshop.error.unknown_participant", {})),
 ])
-def test_invalid_code_or_token_gives_one_message(store, workshop, code, token, message):
+def test_invalid_code_or_token_gives_one_message(workshop, code, token, message):
     at = participant_page(code, token)
     assert not at.exception
     key, values = message
     assert [e.value for e in at.error] == [t(key, "sv", **values)]
 
 
-def test_unknown_token_for_a_real_workshop(store, workshop):
+def test_unknown_token_for_a_real_workshop(workshop):
     code, _ = workshop
     at = participant_page(code, "not-a-token")
     assert [e.value for e in at.error] == [t("workshop.error.unknown_participant", "sv")]
@@ -319,25 +341,25 @@ def test_unknown_token_for_a_real_workshop(store, workshop):
     assert at.radio(key="ws_join_side"), "back on the join form"
 
 
-def test_join_needs_a_side(store, workshop):
+def test_join_needs_a_side(results, workshop):
     code, _ = workshop
     at = participant_page(code)
     at.button(key="ws_join_submit").click().run()
     assert [e.value for e in at.error] == [t("ws.join.need_side", "sv")]
-    assert store.participant_counts(code) == {"public": 0, "civil_society": 0}
+    assert results.participant_counts(code) == {"public": 0, "civil_society": 0}
 
 
 # --- matrix round and end ------------------------------------------------------------------
 
-def test_matrix_round_placements_reach_the_heatmap(store, workshop, framework):
+def test_matrix_round_placements_reach_the_heatmap(control, voting, workshop, framework):
     code, secret = workshop
     phone = join_through_page(code, "civil_society")
     token = phone.query_params["p"]
-    store.start_matrix(code, secret)
+    control.start_matrix(code, secret)
     phone.run()
     first_step = framework.steps[0].id
     phone.radio(key=f"ws_place_{first_step}").set_value("dialogue").run()
-    assert store.my_placements(token) == {first_step: "dialogue"}
+    assert voting.my_placements(token) == {first_step: "dialogue"}
     assert any("Dialog" in c.value for c in phone.caption)
     at = facilitator_page(code, secret)
     assert not at.exception
@@ -346,19 +368,19 @@ def test_matrix_round_placements_reach_the_heatmap(store, workshop, framework):
     # Revealed: the phone lists the room's level per step.
     result = t("ws.join.matrix_result", "sv", n=1, step=framework.steps[0].name("sv"), level="Dialog", answered=1)
     assert result not in texts(phone)
-    store.reveal(code, secret)
+    control.reveal(code, secret)
     phone.run()
     assert result in texts(phone)
 
 
-def test_end_shows_summary_and_exports(store, workshop):
+def test_end_shows_summary_and_exports(control, voting, workshop):
     code, secret = workshop
-    store.open_card(code, secret)
+    control.open_card(code, secret)
     phone = join_through_page(code, "public")
     phone.button(key="ws_vote_agree").click().run()
     at = facilitator_page(code, secret)
     at.button(key="ws_end").click().run()
-    assert store.get_workshop(code).phase == "ended"
+    assert voting.get_workshop(code).phase == "ended"
     assert t("ws.fac.ended", "sv") in [s.value for s in at.success]
     deck = get_deck("burlov")
     charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")

@@ -1,8 +1,9 @@
-"""Helpers shared by the two live workshop pages: the store, errors, links, styles."""
+"""Helpers shared by the two live workshop pages: the repositories, errors, links, styles."""
 
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,27 +11,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from assessment.i18n import t
 from assessment.store.engine import database_url
 from assessment.store.migrations import open_database
-from assessment.workshop.repository import WorkshopError, WorkshopStore
+from assessment.workshop.errors import WorkshopError
+from assessment.workshop.repository import WorkshopRepository
 from assessment.workshop.views_support import PUBLIC_URL_ENV, TALLY_CSS, public_base_url
 from views.common import lang
 
+RepositoryKind = TypeVar("RepositoryKind", bound=WorkshopRepository)
+
 
 @st.cache_resource(show_spinner=False)
-def _workshop_store(url: str) -> WorkshopStore:
-    # One engine (pool) per database for the whole server: 200 phones poll it every second.
-    return WorkshopStore(open_database(url))
+def _workshop_repository(kind: type, url: str):
+    # One per kind and database for the whole server, on one engine (pool): 200 phones poll it
+    # every second. WorkshopVoting also keeps its prepared statements between reruns.
+    return kind(open_database(url))
 
 
-def get_workshop_store() -> WorkshopStore:
+def workshop_repository(kind: type[RepositoryKind]) -> RepositoryKind:
+    """WorkshopControl, WorkshopVoting or WorkshopResults on the configured database."""
     try:
-        return _workshop_store(database_url())
+        return _workshop_repository(kind, database_url())
     except (ValueError, SQLAlchemyError) as exc:  # bad DATABASE_URL or unreachable server
         st.error(t("common.db_error", lang(), reason=str(exc)))
         st.stop()
 
 
 def error_text(exc: Exception, language: str) -> str:
-    """One human sentence for a refusal from the store or a database failure."""
+    """One human sentence for a refusal from the workshop repositories or a database failure."""
     if isinstance(exc, WorkshopError):
         try:
             return t(exc.key, language, **exc.values)

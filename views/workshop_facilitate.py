@@ -17,17 +17,20 @@ import streamlit as st
 from assessment.charts import scores as charts
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import LANGUAGE_NAMES, t
+from assessment.workshop.control import FacilitatorView, WorkshopControl
 from assessment.workshop.decks import deck_from_framework, list_decks
 from assessment.workshop.qr import qr_png, qr_svg
-from assessment.workshop.repository import FacilitatorView, normalize_code
+from assessment.workshop.repository import normalize_code
+from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import GROUPS, ORDERS
 from assessment.workshop.views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
 from views.common import framework, lang, token_from
-from views.workshop_common import RECOVERABLE, base_url, error_text, get_workshop_store, inject_css
+from views.workshop_common import RECOVERABLE, base_url, error_text, inject_css, workshop_repository
 
 L = lang()
 fw = framework()
-store = get_workshop_store()
+control = workshop_repository(WorkshopControl)
+results = workshop_repository(WorkshopResults)
 
 PRESENTER_CSS = """
 .ws-statement { font-size: 2.6rem; line-height: 1.22; font-weight: 700; margin: 0.3rem 0 1rem 0; }
@@ -77,7 +80,7 @@ def create_page() -> None:
             st.error(t("ws.create.need_name", L))
             return
         try:
-            code, secret = store.create_workshop(name, unit, day, workshop_lang, decks[deck_id], extensions)
+            code, secret = control.create_workshop(name, unit, day, workshop_lang, decks[deck_id], extensions)
         except RECOVERABLE as exc:
             show_error(exc)
             return
@@ -102,9 +105,9 @@ def create_page() -> None:
 # --- controls ------------------------------------------------------------------------------
 
 def act(code: str, secret: str, method: str, *args) -> None:
-    """Button callback: one store action; a refusal is shown after the rerun."""
+    """Button callback: one facilitator action; a refusal is shown after the rerun."""
     try:
-        getattr(store, method)(code, secret, *args)
+        getattr(control, method)(code, secret, *args)
     except RECOVERABLE as exc:
         st.session_state["ws_action_error"] = error_text(exc, L)
 
@@ -188,7 +191,7 @@ def live_state(rendered_version: int) -> FacilitatorView | None:
     None when it could not be read (the error is shown).
     """
     try:
-        view = store.facilitator_state(code, secret)
+        view = control.facilitator_state(code, secret)
     except RECOVERABLE as exc:
         show_error(exc)
         return None
@@ -279,7 +282,7 @@ def matrix_view(view) -> None:
 def summary_view(info) -> None:
     st.subheader(t("ws.summary.title", L))
     try:
-        participants = store.participant_counts(code)
+        participants = results.participant_counts(code)
     except RECOVERABLE as exc:
         show_error(exc)
         return
@@ -287,7 +290,7 @@ def summary_view(info) -> None:
     order = st.segmented_control(t("ws.summary.order", L), list(ORDERS), default="deck", key="ws_order",
                                  format_func=lambda o: t(f"ws.summary.order.{o}", L)) or "deck"
     try:
-        tallies = store.summary(code, order)
+        tallies = results.summary(code, order)
     except RECOVERABLE as exc:
         show_error(exc)
         return
@@ -300,7 +303,7 @@ def summary_view(info) -> None:
         st.altair_chart(tally_chart(tally, L), width="content")
     if info.steps:
         st.subheader(t("ws.summary.matrix", L))
-        matrix = store.matrix_distribution(code)
+        matrix = results.matrix_distribution(code)
         for tab, group in zip(st.tabs([t(f"ws.group.{g}", L) for g in GROUPS]), GROUPS):
             with tab:
                 st.altair_chart(charts.level_heatmap(fw, matrix[group], L, info.extensions),
@@ -311,9 +314,9 @@ def export_buttons(info) -> None:
     stem = f"workshop_{code}_{info.date.isoformat()}"
     cols = st.columns(2)
     try:
-        cols[0].download_button(t("ws.export.csv", L), store.export_csv(code, L), f"{stem}.csv", "text/csv",
+        cols[0].download_button(t("ws.export.csv", L), results.export_csv(code, L), f"{stem}.csv", "text/csv",
                                 key="ws_export_csv", width="stretch")
-        cols[1].download_button(t("ws.export.json", L), store.export_json(code, L), f"{stem}.json",
+        cols[1].download_button(t("ws.export.json", L), results.export_json(code, L), f"{stem}.json",
                                 "application/json", key="ws_export_json", width="stretch")
     except RECOVERABLE as exc:
         show_error(exc)
@@ -330,7 +333,7 @@ if not code:
     st.stop()
 
 try:
-    view = store.facilitator_state(code, secret)
+    view = control.facilitator_state(code, secret)
 except RECOVERABLE as exc:
     show_error(exc)  # wrong secret or unknown code: the message and nothing else
     st.stop()

@@ -3,7 +3,7 @@
 Anonymous: a side (and optionally a role), no name. The participant token stays in
 the URL (``?code=ABC234&p=<token>``), so a reload or a locked phone keeps the same
 identity, side and vote; a link with only ``?p=`` finds its workshop from the token. The live part is one fragment that follows the facilitator every
-1.5 s; a vote is shown as saved only once the store has committed it.
+1.5 s; a vote is shown as saved only once the database has committed it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from assessment.i18n import t
 from assessment.workshop.repository import normalize_code
 from assessment.workshop.tallies import ROLES, SIDES, VOTE_VALUES
 from assessment.workshop.views_support import VOTE_COLOURS, tally_html, vote_label
+from assessment.workshop.voting import WorkshopVoting
 from views.common import framework, lang
-from views.workshop_common import RECOVERABLE, error_text, get_workshop_store, inject_css
+from views.workshop_common import RECOVERABLE, error_text, inject_css, workshop_repository
 
 st.set_page_config(layout="centered")  # a phone page: one narrow column
 L = lang()
 fw = framework()
-store = get_workshop_store()
+voting = workshop_repository(WorkshopVoting)
 REFRESH_SECONDS = 2  # ~213 phones polling: 2 s keeps up with the room at half the load of 1 s
 
 VOTE_KEYS = ", ".join(f".st-key-ws_vote_{value} button" for value in VOTE_VALUES)
@@ -76,7 +77,7 @@ def join_form(code: str) -> None:
     workshop = None
     if typed:
         try:
-            workshop = store.get_workshop(typed)
+            workshop = voting.get_workshop(typed)
         except RECOVERABLE as exc:
             st.error(error_text(exc, L))
             return
@@ -99,7 +100,7 @@ def join_form(code: str) -> None:
             st.error(t("ws.join.need_side", L))
             return
         try:
-            token = store.join(typed, side, role or "")
+            token = voting.join(typed, side, role or "")
         except RECOVERABLE as exc:
             st.error(error_text(exc, L))
             return
@@ -112,7 +113,7 @@ def join_form(code: str) -> None:
 
 def cast(token: str, card_id: str, value: str) -> None:
     try:
-        store.vote(token, card_id, value)
+        voting.vote(token, card_id, value)
         st.session_state.pop("ws_vote_error", None)
     except RECOVERABLE as exc:
         st.session_state["ws_vote_error"] = (card_id, error_text(exc, L))
@@ -123,7 +124,7 @@ def place(token: str, step_id: str) -> None:
     if level is None:
         return
     try:
-        store.place(token, step_id, level)
+        voting.place(token, step_id, level)
         st.session_state.pop("ws_place_error", None)
     except RECOVERABLE as exc:
         st.session_state["ws_place_error"] = error_text(exc, L)
@@ -190,7 +191,7 @@ def matrix_part(token: str, view) -> None:
 
 
 def who_you_are(side: str, role: str | None) -> str:
-    """'du röstar som offentlig sektor (tjänsteperson)': from the store, so it survives a reload."""
+    """'du röstar som offentlig sektor (tjänsteperson)': from the database, so it survives a reload."""
     side_name = t(f"ws.group.{side}", L).lower()
     if role:
         return t("ws.join.you_are_role", L, side=side_name, role=t(f"workshop.role.{role}", L).lower())
@@ -200,7 +201,7 @@ def who_you_are(side: str, role: str | None) -> str:
 @st.fragment(run_every=REFRESH_SECONDS)
 def live(code: str, token: str) -> None:
     try:
-        view = store.state(code, token)
+        view = voting.state(code, token)
     except RECOVERABLE as exc:
         st.error(error_text(exc, L))
         st.button(t("ws.join.again", L), key="ws_again_live", on_click=leave)
@@ -224,7 +225,7 @@ token = (st.query_params.get("p") or "").strip()
 if token:
     try:
         # Without a code the token names its workshop; a wrong code or token: one message, and the way back.
-        view = store.state(code or None, token)
+        view = voting.state(code or None, token)
     except RECOVERABLE as exc:
         st.error(error_text(exc, L))
         st.button(t("ws.join.again", L), key="ws_again", on_click=leave, type="primary", width="stretch")
