@@ -2,7 +2,7 @@
 
 Generates 290 municipalities x 10 years x 40 respondents x 30 rated statements
 (~3.5 million ratings, plus 6 step answers per respondent), loads them through the
-storage tables (exchange.bulk_load), then times:
+storage tables (bulk_load), then times:
 
 - baseline: DuckDB, data already in memory: GROUP BY unit, year, principle
   (mean rating as a 0-100 score) and the quartiles per principle and year;
@@ -38,10 +38,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assessment.exchange import importer as exchange  # noqa: E402
+from assessment.exchange.importer import bulk_load  # noqa: E402
 from assessment.framework.matrix import Framework, load_framework  # noqa: E402
 from assessment.framework.responses import DONT_KNOW, Response, StepAnswer  # noqa: E402
-from assessment.regional import compare  # noqa: E402
+from assessment.regional import compare, summaries, summary_freshness  # noqa: E402
 from assessment.store.answers import Answers  # noqa: E402
 from assessment.store.assessments import Assessments  # noqa: E402
 from assessment.store.engine import make_engine  # noqa: E402
@@ -165,15 +165,15 @@ def main() -> None:
     print(f"generated {len(items):,} responses, {ratings_count:,} ratings "
           f"({args.units} units x {args.years} years x {args.respondents} respondents x "
           f"{len(fw.statement_keys)} statements) in {time.perf_counter() - start:.1f} s")
-    if args.reuse and compare.unit_info(engine):
+    if args.reuse and summaries.unit_info(engine):
         print(f"reusing the data in {engine.url}")
         cold_s = None
     else:
         start = time.perf_counter()
-        exchange.bulk_load(engine, fw, items, unit_info={n: ("municipality", "Benchlän") for n in names},
+        bulk_load(engine, fw, items, unit_info={n: ("municipality", "Benchlän") for n in names},
                            summarise=False)
         print(f"loaded through the storage tables ({engine.dialect.name}) in {time.perf_counter() - start:.1f} s")
-        compare.clear_cache()
+        summary_freshness.clear_cache()
         start = time.perf_counter()
         compare.compare(engine, fw)
         cold_s = time.perf_counter() - start
@@ -187,11 +187,11 @@ def main() -> None:
 
     # Drop the "all current" marker: every assessment's fingerprint is checked.
     checked_s, full = timed(lambda: compare.compare(engine, fw), args.repeat,
-                            setup=lambda: compare.clear_cache(engine))
+                            setup=lambda: summary_freshness.clear_cache(engine))
     print(f"checked   compare, all units and years           {checked_s * 1000:8.1f} ms")
 
     # As a new process: the marker in the database says every summary is current.
-    warm_s, _ = timed(lambda: compare.compare(engine, fw), args.repeat, setup=compare.clear_cache)
+    warm_s, _ = timed(lambda: compare.compare(engine, fw), args.repeat, setup=summary_freshness.clear_cache)
     print(f"warm      same, nothing changed since            {warm_s * 1000:8.1f} ms")
     again_s, _ = timed(lambda: compare.compare(engine, fw), args.repeat)
     print(f"again     same, in the same process              {again_s * 1000:8.1f} ms")
@@ -213,10 +213,10 @@ def main() -> None:
 
     last_year = max(full.years)
     page_s, _ = timed(lambda: compare.compare(engine, fw, years=[last_year], side="public"), args.repeat,
-                      setup=compare.clear_cache)
+                      setup=summary_freshness.clear_cache)
     print(f"page      compare, one year, one side            {page_s * 1000:8.1f} ms")
     few = names[:5]
-    few_s, _ = timed(lambda: compare.compare(engine, fw, units=few), args.repeat, setup=compare.clear_cache)
+    few_s, _ = timed(lambda: compare.compare(engine, fw, units=few), args.repeat, setup=summary_freshness.clear_cache)
     print(f"page      compare, 5 units, all years            {few_s * 1000:8.1f} ms")
 
     # Both paths must compute the same statistics.

@@ -168,13 +168,13 @@ def measure(db_url: str, fw: Framework, workdir: Path, cycles: int = 3, bare_rer
     """Print the page's rerun times; returns the worst warm rerun in ms."""
     import streamlit as st
 
-    from assessment.regional import compare
+    from assessment.regional import summary_freshness
 
     with bench_environment(db_url, fw, workdir):
         # As a server just started: nothing cached in this process (the summaries are current).
         st.cache_data.clear()
         st.cache_resource.clear()
-        compare.clear_cache()
+        summary_freshness.clear_cache()
 
         at = AppTest.from_file(rerun.APP, default_timeout=rerun.TIMEOUT)
         at.run()

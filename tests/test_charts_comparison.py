@@ -10,7 +10,8 @@ import pytest
 from assessment.charts import comparison as cc
 from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.regional.compare import Band, HeatCell, RankRow, TrendPoint, aggregate_responses, heatmap, unit_scores
+from assessment.regional.aggregates import aggregate_responses, unit_scores
+from assessment.regional.compare import Band, HeatCell, RankRow, TrendPoint, heatmap
 from assessment.regional.followup import Progress
 from assessment.scoring.scores import PrincipleScore
 

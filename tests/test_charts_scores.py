@@ -9,7 +9,8 @@ import pytest
 
 from assessment.charts import scores as charts
 from assessment.framework.responses import Response, StepAnswer
-from assessment.scoring.scores import PrincipleScore, StepLevel, principle_scores, step_levels
+from assessment.scoring.levels import StepLevel, step_levels
+from assessment.scoring.scores import PrincipleScore, principle_scores
 
 
 def scores_for(fw, values: dict[str, float | None]) -> list[PrincipleScore]:

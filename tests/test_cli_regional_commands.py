@@ -7,11 +7,11 @@ import json
 import pytest
 
 from assessment.cli.main import main
-from assessment.exchange import importer as exchange
+from assessment.exchange.export import export_data, export_json
 from assessment.regional import compare
 from assessment.regional.demo import demo_responses
-from assessment.store.engine import make_engine
 from assessment.store.assessments import Assessments
+from assessment.store.engine import make_engine
 from assessment.store.responses import Responses
 
 UNITS = ("Exempelstad (fiktiv)", "Sjöby kommun (fiktiv)", "Skogsbygdens kommun (fiktiv)")
@@ -45,7 +45,7 @@ def test_export_then_import_into_another_database(db_file, tmp_path, framework, 
     assert line.startswith("region.json: 48 responses added")
     # Same data on both sides.
     exported = json.loads(out.read_bytes())
-    again = exchange.export_data(make_engine(other), framework)
+    again = export_data(make_engine(other), framework)
     assert again["assessments"] == exported["assessments"] and again["units"] == exported["units"]
     # A second import adds nothing.
     assert main(["import", "--db", other, str(out)]) == 0
@@ -135,7 +135,7 @@ def test_bad_database_url(capsys):
 def test_import_checks_every_file_before_writing_any(db_file, tmp_path, framework, capsys):
     url, engine = db_file
     good = tmp_path / "good.json"
-    good.write_bytes(exchange.export_json(engine, framework))
+    good.write_bytes(export_json(engine, framework))
     bad = tmp_path / "bad.json"
     data = json.loads(good.read_bytes())
     data["assessments"][1]["responses"][0]["side"] = "nobody"

@@ -8,8 +8,10 @@ import statistics
 import pytest
 
 from assessment.framework.responses import DONT_KNOW, Response, StepAnswer
-from assessment.regional import compare
-from assessment.scoring.scores import principle_scores, step_levels
+from assessment.regional import aggregates, compare, summaries, summary_freshness
+from assessment.scoring.levels import step_levels
+from assessment.scoring.scores import principle_scores
+from assessment.store import tables
 from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
@@ -51,12 +53,12 @@ def score(scores, unit, principle_id="quality"):
 
 
 def test_unit_scores_by_hand_and_by_side(framework, region):
-    agg = compare.aggregate_responses(framework, region)
-    public = compare.unit_scores(framework, agg, 2024, side="public")
+    agg = aggregates.aggregate_responses(framework, region)
+    public = aggregates.unit_scores(framework, agg, 2024, side="public")
     assert {u: score(public, u) for u in public} == {"A": 100.0, "B": 75.0, "C": 75.0, "D": 25.0, "E": None}
-    both = compare.unit_scores(framework, agg, 2024)
+    both = aggregates.unit_scores(framework, agg, 2024)
     assert score(both, "A") == 50.0  # (4 + 4 + 0 + 0) / 4 / 4 * 100: both sides pooled
-    civil = compare.unit_scores(framework, agg, 2024, side="civil_society")
+    civil = aggregates.unit_scores(framework, agg, 2024, side="civil_society")
     assert list(civil) == ["A"] and score(civil, "A") == 0.0
     # E answered "don't know" once: counted beside the score, not in it.
     e = next(s for s in public["E"] if s.principle_id == "quality")
@@ -64,17 +66,17 @@ def test_unit_scores_by_hand_and_by_side(framework, region):
 
 
 def test_unit_scores_match_scoring_module(framework, region):
-    agg = compare.aggregate_responses(framework, region)
+    agg = aggregates.aggregate_responses(framework, region)
     for side in (None, "public", "civil_society"):
-        scores = compare.unit_scores(framework, agg, 2024, side=side)
+        scores = aggregates.unit_scores(framework, agg, 2024, side=side)
         for unit, got in scores.items():
             mine = [r for r in region if r.unit == unit and r.year == 2024 and side in (None, r.side)]
             assert got == principle_scores(framework, mine)
 
 
 def test_region_median_and_quartiles_by_hand(framework, region):
-    agg = compare.aggregate_responses(framework, region)
-    stats = compare.region_stats(framework, compare.unit_scores(framework, agg, 2024, side="public"))
+    agg = aggregates.aggregate_responses(framework, region)
+    stats = compare.region_stats(framework, aggregates.unit_scores(framework, agg, 2024, side="public"))
     band = stats["quality"]
     # Scores 25, 75, 75, 100 (E has none). Inclusive quartiles: position (n - 1) * p.
     # q1 at 0.75: 25 + 0.75 * (75 - 25) = 62.5; median 75; q3 at 2.25: 75 + 0.25 * (100 - 75) = 81.25.
@@ -96,14 +98,14 @@ def test_band_edge_cases():
 
 
 def test_ranking_shares_ranks_on_ties_and_puts_missing_last(framework, region):
-    agg = compare.aggregate_responses(framework, region)
-    rows = compare.ranking(compare.unit_scores(framework, agg, 2024, side="public"), "quality")
+    agg = aggregates.aggregate_responses(framework, region)
+    rows = compare.ranking(aggregates.unit_scores(framework, agg, 2024, side="public"), "quality")
     assert [(r.rank, r.unit, r.score) for r in rows] == [
         (1, "A", 100.0), (2, "B", 75.0), (2, "C", 75.0), (4, "D", 25.0), (None, "E", None)]
 
 
 def test_heatmap_level_is_median_low_of_respondents(framework, region):
-    agg = compare.aggregate_responses(framework, region)
+    agg = aggregates.aggregate_responses(framework, region)
     cells = {(c.unit, c.step_id): c for c in compare.heatmap(framework, agg, 2024)}
     # A, agenda: ranks dialogue 3, information 1, none 0 -> sorted 0, 1, 3 -> median_low 1.
     a = cells[("A", "agenda")]
@@ -121,7 +123,7 @@ def test_heatmap_level_is_median_low_of_respondents(framework, region):
 
 
 def test_trends_and_region_median_per_year(framework, region):
-    agg = compare.aggregate_responses(framework, region, side="public")
+    agg = aggregates.aggregate_responses(framework, region, side="public")
     points = compare.trends(framework, agg)
     a_quality = [(p.year, p.score) for p in points if p.unit == "A" and p.principle_id == "quality"]
     assert a_quality == [(2022, 50.0), (2023, 75.0), (2024, 100.0)]
@@ -134,7 +136,7 @@ def test_trends_and_region_median_per_year(framework, region):
 
 
 def test_comparison_bundle_and_table(framework, region):
-    agg = compare.aggregate_responses(framework, region, side="public")
+    agg = aggregates.aggregate_responses(framework, region, side="public")
     result = compare.comparison_from(framework, agg, "public")
     assert result.year == 2024 and result.years == [2022, 2023, 2024]
     assert sorted(result.scores) == [2022, 2023, 2024]
@@ -148,10 +150,10 @@ def test_comparison_bundle_and_table(framework, region):
 
 @pytest.mark.parametrize("side", [None, "public", "civil_society"])
 def test_comparison_bundle_agrees_with_the_single_functions(framework, region, side):
-    agg = compare.aggregate_responses(framework, region, side=side)
+    agg = aggregates.aggregate_responses(framework, region, side=side)
     result = compare.comparison_from(framework, agg)
     for year in result.years:
-        scores = compare.unit_scores(framework, agg, year)
+        scores = aggregates.unit_scores(framework, agg, year)
         if not scores:
             assert year not in result.scores
             continue
@@ -163,9 +165,9 @@ def test_comparison_bundle_agrees_with_the_single_functions(framework, region, s
 
 
 def test_bad_side_is_rejected(framework, region):
-    agg = compare.aggregate_responses(framework, region)
+    agg = aggregates.aggregate_responses(framework, region)
     with pytest.raises(ValueError, match="unknown side"):
-        compare.unit_scores(framework, agg, 2024, side="everyone")
+        aggregates.unit_scores(framework, agg, 2024, side="everyone")
 
 
 # --- the database path -------------------------------------------------------------------------
@@ -176,11 +178,11 @@ def test_database_path_equals_pure_path(engine, framework, region):
     assessments.ensure_unit("B", region="Län X")
     responses.add_responses(region)
     for side in (None, "public", "civil_society"):
-        from_db = compare.load_aggregates(engine, framework, side=side)
-        pure = compare.aggregate_responses(framework, region, side=side)
+        from_db = aggregates.load_aggregates(engine, framework, side=side)
+        pure = aggregates.aggregate_responses(framework, region, side=side)
         assert from_db.units == pure.units and from_db.years == pure.years
         for year in pure.years:
-            assert compare.unit_scores(framework, from_db, year) == compare.unit_scores(framework, pure, year)
+            assert aggregates.unit_scores(framework, from_db, year) == aggregates.unit_scores(framework, pure, year)
             assert compare.heatmap(framework, from_db, year) == compare.heatmap(framework, pure, year)
         assert compare.comparison_from(framework, from_db, side).stats == \
             compare.comparison_from(framework, pure, side).stats
@@ -188,7 +190,7 @@ def test_database_path_equals_pure_path(engine, framework, region):
     assert sorted(only.scores[2024]) == ["A", "D"]
     in_region = compare.compare(engine, framework, region="Län X")
     assert in_region.units == ["A", "B"]
-    assert compare.unit_info(engine)["A"] == ("municipality", "Län X")
+    assert summaries.unit_info(engine)["A"] == ("municipality", "Län X")
 
 
 def test_comparison_follows_every_kind_of_change(engine, framework, region):
@@ -214,36 +216,36 @@ def test_comparison_follows_every_kind_of_change(engine, framework, region):
     final = compare.compare(engine, framework, years=[2024], side="public")
     assert final.scores == before.scores
     # Everything matches a fresh computation from the stored responses.
-    fresh = compare.aggregate_responses(framework, responses.responses_where(years=[2024]), side="public")
-    assert compare.unit_scores(framework, fresh, 2024) == final.scores[2024]
+    fresh = aggregates.aggregate_responses(framework, responses.responses_where(years=[2024]), side="public")
+    assert aggregates.unit_scores(framework, fresh, 2024) == final.scores[2024]
 
 
 def test_a_new_process_trusts_the_marker_only_while_nothing_changed(engine, framework, region):
     assessments, answers, responses = Assessments(engine), Answers(engine), Responses(engine)
     responses.add_responses(region)
     compare.compare(engine, framework)  # every summary current; the database remembers it
-    compare.clear_cache()  # as a freshly started process
+    summary_freshness.clear_cache()  # as a freshly started process
     quality = [p.id for p in framework.principles].index("quality")
     assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
-    compare.clear_cache()
+    summary_freshness.clear_cache()
     info = assessments.find_assessment("B", 2024)
     token = answers.start_response(info.token, "public")
     answers.save_rating(token, keys(framework, "quality")[0], 0)  # (3 + 3 + 0) / 3 / 4 * 100 = 50
     assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 50.0
-    compare.clear_cache()
+    summary_freshness.clear_cache()
     answers.delete_response(token)
     assert compare.compare(engine, framework, years=[2024], side="public").scores[2024]["B"][quality].score == 75.0
 
 
 def test_data_version_changes_with_the_data(sqlite_engine, framework, region):
     assessments, responses = Assessments(sqlite_engine), Responses(sqlite_engine)
-    empty = compare.data_version(sqlite_engine)
+    empty = summary_freshness.data_version(sqlite_engine)
     responses.add_responses(region[:2])
-    added = compare.data_version(sqlite_engine)
+    added = summary_freshness.data_version(sqlite_engine)
     assert added != empty
-    assert compare.data_version(sqlite_engine) == added  # stable while nothing changes
+    assert summary_freshness.data_version(sqlite_engine) == added  # stable while nothing changes
     assessments.update_unit("A", region="Län Y")
-    assert compare.data_version(sqlite_engine) != added
+    assert summary_freshness.data_version(sqlite_engine) != added
 
 
 def test_summaries_rebuilt_when_dropped(sqlite_engine, framework, region):
@@ -251,8 +253,8 @@ def test_summaries_rebuilt_when_dropped(sqlite_engine, framework, region):
     responses.add_responses(region)
     first = compare.compare(sqlite_engine, framework)
     with sqlite_engine.begin() as conn:
-        for table in compare.SUMMARY_TABLES:
+        for table in tables.SUMMARY_TABLES:
             conn.execute(table.delete())
-    compare.clear_cache()
+    summary_freshness.clear_cache()
     assert compare.compare(sqlite_engine, framework) == first
-    assert compare.refresh_summaries(sqlite_engine, framework) == 0  # up to date now
+    assert summaries.refresh_summaries(sqlite_engine, framework) == 0  # up to date now

@@ -11,11 +11,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from assessment.exchange import importer as exchange
+from assessment.exchange.export import export_csv, export_data, export_json
+from assessment.exchange.importer import bulk_load, import_bytes
+from assessment.exchange.records import CSV_COLUMNS
 from assessment.framework.responses import Response, StepAnswer
 from assessment.framework.yamlsource import SourceError
-from assessment.regional import compare
+from assessment.regional import aggregates, compare
 from assessment.regional import followup as fs
+from assessment.regional import summaries
 from assessment.regional.agreements import AGREEMENTS_DIR, load_agreement
 from assessment.regional.demo import demo_responses
 from assessment.store.answers import Answers
@@ -66,17 +69,17 @@ def without_time(data: dict) -> dict:
 
 def test_json_round_trip_gives_identical_data(engine, framework):
     fill(engine, framework)
-    first = exchange.export_json(engine, framework)
+    first = export_json(engine, framework)
     original = json.loads(first)
     scores_before = compare.compare(engine, framework).scores
     counts_before = row_counts(engine)
     wipe(engine)
     assert row_counts(engine)["responses"] == 0
 
-    summary = exchange.import_bytes(engine, framework, first, "all.json")
+    summary = import_bytes(engine, framework, first, "all.json")
     assert summary.responses_added == sum(len(a["responses"]) for a in original["assessments"]) == 12
     assert (summary.agreements, summary.followups) == (1, 2)
-    again = json.loads(exchange.export_json(engine, framework))
+    again = json.loads(export_json(engine, framework))
     assert without_time(again) == without_time(original)
     assert compare.compare(engine, framework).scores == scores_before
     for name in ("units", "assessments", "responses", "ratings", "step_answers", "comments", "followups"):
@@ -85,13 +88,13 @@ def test_json_round_trip_gives_identical_data(engine, framework):
 
 def test_csv_round_trip_gives_identical_data(engine, framework):
     fill(engine, framework)
-    first = exchange.export_csv(engine, framework, delimiter=";")
-    before = json.loads(exchange.export_json(engine, framework))
+    first = export_csv(engine, framework, delimiter=";")
+    before = json.loads(export_json(engine, framework))
     wipe(engine)
-    summary = exchange.import_bytes(engine, framework, first, "all.csv")
+    summary = import_bytes(engine, framework, first, "all.csv")
     assert summary.responses_added == 12
-    assert exchange.export_csv(engine, framework, delimiter=";") == first
-    after = json.loads(exchange.export_json(engine, framework))
+    assert export_csv(engine, framework, delimiter=";") == first
+    after = json.loads(export_json(engine, framework))
     # CSV carries no timestamps and no agreements; everything else is the same.
     strip = {"created_at", "updated_at", "submitted_at"}
     for a, b in zip(before["assessments"], after["assessments"]):
@@ -104,11 +107,11 @@ def test_csv_round_trip_gives_identical_data(engine, framework):
 
 def test_importing_the_same_file_twice_adds_nothing(engine, framework):
     fill(engine, framework)
-    compare.refresh_summaries(engine, framework)  # derived rows too: an import leaves them as they were
-    for name, payload in (("all.json", exchange.export_json(engine, framework)),
-                          ("all.csv", exchange.export_csv(engine, framework))):
+    summaries.refresh_summaries(engine, framework)  # derived rows too: an import leaves them as they were
+    for name, payload in (("all.json", export_json(engine, framework)),
+                          ("all.csv", export_csv(engine, framework))):
         before = row_counts(engine)
-        summary = exchange.import_bytes(engine, framework, payload, name)
+        summary = import_bytes(engine, framework, payload, name)
         assert (summary.responses_added, summary.responses_replaced, summary.responses_unchanged) == (0, 0, 12)
         assert summary.units_added == summary.assessments_added == 0
         assert row_counts(engine) == before
@@ -116,37 +119,37 @@ def test_importing_the_same_file_twice_adds_nothing(engine, framework):
 
 def test_reimport_of_an_edited_file_replaces_that_response(sqlite_engine, framework):
     engine = fill(sqlite_engine, framework)
-    data = json.loads(exchange.export_json(engine, framework))
+    data = json.loads(export_json(engine, framework))
     response = data["assessments"][0]["responses"][0]
     key = next(iter(response["ratings"]))
     response["ratings"][key] = 0 if response["ratings"][key] != 0 else 4
     before = row_counts(sqlite_engine)
-    summary = exchange.import_bytes(engine, framework, json.dumps(data).encode(), "edited.json")
+    summary = import_bytes(engine, framework, json.dumps(data).encode(), "edited.json")
     assert (summary.responses_added, summary.responses_replaced, summary.responses_unchanged) == (0, 1, 11)
     assert row_counts(sqlite_engine)["ratings"] == before["ratings"]
-    exported = json.loads(exchange.export_json(engine, framework))
+    exported = json.loads(export_json(engine, framework))
     tokens = {r["token"]: r for a in exported["assessments"] for r in a["responses"]}
     assert tokens[response["token"]]["ratings"][key] == response["ratings"][key]
     # The comparison sees the replaced answer.
     year = data["assessments"][0]["year"]
-    fresh = compare.aggregate_responses(framework, Responses(engine).responses_where(years=[year]))
+    fresh = aggregates.aggregate_responses(framework, Responses(engine).responses_where(years=[year]))
     assert compare.compare(engine, framework, years=[year]).scores[year] == \
-        compare.unit_scores(framework, fresh, year)
+        aggregates.unit_scores(framework, fresh, year)
 
 
 def test_export_selection_and_csv_encoding(sqlite_engine, framework):
     engine = fill(sqlite_engine, framework)
-    one_unit = exchange.export_data(engine, framework, unit="Förening Öst (fiktiv)")
+    one_unit = export_data(engine, framework, unit="Förening Öst (fiktiv)")
     assert [u["name"] for u in one_unit["units"]] == ["Förening Öst (fiktiv)"]
     assert [a["case"] for a in one_unit["assessments"]] == ["Lokalt kulturstöd"]
     assert one_unit["agreements"] == []  # the Örebro agreement belongs to another unit
-    one_year = exchange.export_data(engine, framework, year=2024)
+    one_year = export_data(engine, framework, year=2024)
     assert {a["year"] for a in one_year["assessments"]} == {2024}
     assert [f["year"] for f in one_year["followups"]] == [2024]
     with pytest.raises(LookupError, match="no unit called 'Nowhere'"):
-        exchange.export_data(engine, framework, unit="Nowhere")
+        export_data(engine, framework, unit="Nowhere")
 
-    raw = exchange.export_csv(engine, framework, unit="Förening Öst (fiktiv)", delimiter=";")
+    raw = export_csv(engine, framework, unit="Förening Öst (fiktiv)", delimiter=";")
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     comment = next(r for r in rows if r["item_type"] == "comment")
@@ -154,7 +157,7 @@ def test_export_selection_and_csv_encoding(sqlite_engine, framework):
     assert {r["item_type"] for r in rows} == {"assessment", "response", "step", "rating", "comment"}
     assert next(r for r in rows if r["item_type"] == "assessment")["extensions"] == "mobilisation"
     with pytest.raises(ValueError, match="delimiter"):
-        exchange.export_csv(engine, framework, delimiter="\t")
+        export_csv(engine, framework, delimiter="\t")
 
 
 # --- malformed files ------------------------------------------------------------------------------
@@ -202,7 +205,7 @@ def csv_line(lines, item_type):
 def replace_field(lines, item_type, column, value):
     i, line_no = csv_line(lines, item_type)
     fields = next(csv.reader([lines[i]]))
-    fields[exchange.CSV_COLUMNS.index(column)] = value
+    fields[CSV_COLUMNS.index(column)] = value
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow(fields)
     lines[i] = buf.getvalue()
@@ -283,8 +286,8 @@ MALFORMED = [
 @pytest.fixture
 def filled(sqlite_engine, framework):
     engine = fill(sqlite_engine, framework)
-    return engine, json.loads(exchange.export_json(engine, framework)), \
-        exchange.export_csv(engine, framework).decode("utf-8-sig")
+    return engine, json.loads(export_json(engine, framework)), \
+        export_csv(engine, framework).decode("utf-8-sig")
 
 
 @pytest.mark.parametrize("name,build,where,words", MALFORMED, ids=[m[0] for m in MALFORMED])
@@ -294,7 +297,7 @@ def test_malformed_file_is_rejected_with_its_own_message_and_changes_nothing(
     filename, payload = build(valid_json, valid_csv)
     before = row_counts(engine)
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(engine, framework, payload, filename)
+        import_bytes(engine, framework, payload, filename)
     message = str(caught.value)
     assert message.startswith(filename), message
     assert words in message, message
@@ -321,7 +324,7 @@ def test_conflict_with_the_database_is_found_before_anything_is_written(filled, 
     data["units"].append({"name": "Ny kommun", "kind": "municipality", "region": None})
     before = row_counts(engine)
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(engine, framework, json.dumps(data).encode(), "conflict.json")
+        import_bytes(engine, framework, json.dumps(data).encode(), "conflict.json")
     assert "conflict.json: assessments[0].token: assessment" in str(caught.value)
     assert "already exists in the database" in str(caught.value)
     assert row_counts(engine) == before
@@ -333,7 +336,7 @@ def test_many_problems_are_listed_together(filled, framework):
     data["assessments"][0]["year"] = 1700
     data["units"][0]["kind"] = "planet"
     with pytest.raises(SourceError) as caught:
-        exchange.import_bytes(engine, framework, json.dumps(data).encode(), "two.json")
+        import_bytes(engine, framework, json.dumps(data).encode(), "two.json")
     paths = {p.path for p in caught.value.problems}
     assert ("assessments", 0, "year") in paths and ("units", 0, "kind") in paths
 
@@ -345,8 +348,8 @@ def test_bulk_load_writes_what_a_store_reads_back(engine, framework):
                       steps={"agenda": StepAnswer(level="consultation", tools=[tool])},
                       comments={"general": "hej; \"tab\"\there\nrad två"}),
              Response(unit="Bulkby", year=2030, side="civil_society", ratings={framework.statement_keys[1]: "dont_know"})]
-    assert exchange.bulk_load(sqlite_engine, framework, items, unit_info={"Bulkby": ("region", "Län Z")}) == 2
+    assert bulk_load(sqlite_engine, framework, items, unit_info={"Bulkby": ("region", "Län Z")}) == 2
     back = Responses(sqlite_engine).responses_where(units=["Bulkby"])
     assert [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in back] == \
         [(r.side, r.ratings, {k: (v.level, v.tools) for k, v in r.steps.items()}, r.comments) for r in items]
-    assert compare.unit_info(engine)["Bulkby"] == ("region", "Län Z")
+    assert summaries.unit_info(engine)["Bulkby"] == ("region", "Län Z")

@@ -14,7 +14,8 @@ import yaml
 
 from assessment.framework.matrix import DEFAULT_MATRIX, get_framework, load_framework, statement_key
 from assessment.framework.yamlsource import SourceError
-from assessment.scoring.scores import StepLevel, advice, principle_scores
+from assessment.scoring.levels import StepLevel, advice
+from assessment.scoring.scores import principle_scores
 
 CORE_LEVELS = ["information", "consultation", "dialogue", "partnership"]
 STEPS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assessment.exchange import importer as exchange
+from assessment.exchange.export import export_csv, export_json
 from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
 from assessment.regional import followup as fs
@@ -269,7 +269,7 @@ def export_files(tmp_path, framework):
     """A JSON and a CSV export made by the core from a database of their own."""
     source = open_database(f"sqlite:///{tmp_path / 'source.db'}")
     seed(source, framework)
-    return exchange.export_json(source, framework), exchange.export_csv(source, framework)
+    return export_json(source, framework), export_csv(source, framework)
 
 
 def response_count(engine) -> int:

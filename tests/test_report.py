@@ -9,8 +9,8 @@ from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import shipped_agreements
-from assessment.report.content import (Figure, Table, build_report, collect_report, number, render_html, report_blocks,
-                                       unicode_font)
+from assessment.report.content import Figure, Table, collect_report, number, report_blocks
+from assessment.report.render import build_report, render_html, unicode_font
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
 

@@ -6,8 +6,8 @@ import pytest
 
 from assessment.framework.matrix import load_framework
 from assessment.framework.responses import DONT_KNOW, Response, StepAnswer
-from assessment.scoring.scores import (advice, by_side, next_level, principle_scores, progress, statement_scores,
-                                       step_levels)
+from assessment.scoring.levels import advice, next_level, step_levels
+from assessment.scoring.scores import by_side, principle_scores, progress, statement_scores
 
 
 @pytest.fixture(scope="module")

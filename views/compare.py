@@ -15,8 +15,8 @@ import streamlit as st
 
 from assessment.charts import comparison as cc
 from assessment.i18n import LANGUAGE_NAMES, t
-from assessment.regional import compare
-from assessment.report.content import build_report
+from assessment.regional import aggregates, compare, summaries, summary_freshness
+from assessment.report.render import build_report
 from assessment.store.assessments import Assessments
 from views.common import database, framework, lang
 
@@ -38,7 +38,7 @@ st.caption(t("reg.compare.intro", L))
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _comparison(units: tuple[str, ...] | None, years: tuple[int, ...] | None, side: str | None,
                 region: str | None, version: tuple) -> compare.Comparison:
-    # `version` (compare.data_version) changes with the data, so an import is never hidden by the cache.
+    # `version` (summary_freshness.data_version) changes with the data, so an import is never hidden by the cache.
     return compare.compare(engine, fw, units=list(units) if units is not None else None,
                            years=list(years) if years else None, side=side, region=region)
 
@@ -46,7 +46,7 @@ def _comparison(units: tuple[str, ...] | None, years: tuple[int, ...] | None, si
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
 def _heatmap(units: tuple[str, ...] | None, year: int, side: str | None, region: str | None,
              version: tuple) -> list[compare.HeatCell]:
-    agg = compare.load_aggregates(engine, fw, units=list(units) if units is not None else None,
+    agg = aggregates.load_aggregates(engine, fw, units=list(units) if units is not None else None,
                                   years=[year], side=side, region=region)
     return compare.heatmap(fw, agg, year)
 
@@ -55,7 +55,7 @@ def _heatmap(units: tuple[str, ...] | None, year: int, side: str | None, region:
 def _catalogue(version: tuple) -> tuple[dict[str, tuple[str, str | None]], list[int], list[str]]:
     """Every unit's (kind, region), the years with assessments, and units with assessments."""
     found = Assessments(engine).list_assessments()
-    return compare.unit_info(engine), sorted({a.year for a in found}), sorted({a.unit for a in found})
+    return summaries.unit_info(engine), sorted({a.year for a in found}), sorted({a.unit for a in found})
 
 
 def side_label(side: str | None) -> str:
@@ -78,7 +78,7 @@ def download_chart(chart, name: str, key: str) -> None:
 
 # --- filters ----------------------------------------------------------------------------
 
-version = compare.data_version(engine)
+version = summary_freshness.data_version(engine)
 unit_info, all_years, assessed = _catalogue(version)
 if not assessed:
     st.info(t("reg.compare.empty", L))

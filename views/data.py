@@ -12,7 +12,10 @@ import re
 
 import streamlit as st
 
-from assessment.exchange import importer as exchange
+from assessment.exchange.export import export_csv, export_json
+from assessment.exchange.importer import import_bytes
+from assessment.exchange.parse import parse_import
+from assessment.exchange.records import ImportSummary
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
@@ -65,10 +68,10 @@ else:
     if fmt == "csv":
         delimiter = f2.radio(t("reg.data.delimiter", L), (",", ";"), horizontal=True, key="exp_delimiter",
                              format_func=lambda d: t("reg.data.comma" if d == "," else "reg.data.semicolon", L))
-        make = functools.partial(exchange.export_csv, engine, fw, delimiter=delimiter, **options)
+        make = functools.partial(export_csv, engine, fw, delimiter=delimiter, **options)
         mime = "text/csv"
     else:
-        make = functools.partial(exchange.export_json, engine, fw, **options)
+        make = functools.partial(export_json, engine, fw, **options)
         mime = "application/json"
         st.caption(t("reg.data.json_note", L))
     # Made when clicked: a whole database can be large.
@@ -99,7 +102,7 @@ def agreement_state() -> dict:
     return state
 
 
-def summary_text(name: str, summary: exchange.ImportSummary, before: dict, after: dict) -> tuple[bool, str]:
+def summary_text(name: str, summary: ImportSummary, before: dict, after: dict) -> tuple[bool, str]:
     """(anything new?, one line describing what the import did)."""
     changed = [key for key, value in after.items() if before.get(key) != value]
     new = {
@@ -121,7 +124,7 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
     problems = []
     for upload in files:
         try:
-            exchange.parse_import(upload.getvalue(), upload.name, fw)
+            parse_import(upload.getvalue(), upload.name, fw)
         except SourceError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -130,7 +133,7 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
         for upload in files:
             before = agreement_state()
             try:
-                summary = exchange.import_bytes(engine, fw, upload.getvalue(), upload.name)
+                summary = import_bytes(engine, fw, upload.getvalue(), upload.name)
             except SourceError as exc:
                 show_problems(list(exc.problems))
                 continue

@@ -18,7 +18,8 @@ from assessment.framework.matrix import Framework
 from assessment.framework.responses import NO_LEVEL, dump_response, response_to_dict
 from assessment.i18n import t
 from assessment.scoring.gaps import gap_table
-from assessment.scoring.scores import advice, by_side, principle_scores, statement_scores, step_levels
+from assessment.scoring.levels import advice, step_levels
+from assessment.scoring.scores import by_side, principle_scores, statement_scores
 
 SIDES = ("public", "civil_society")
 

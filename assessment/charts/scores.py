@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
-from ..scoring.scores import PrincipleScore, StepLevel
+from ..scoring.levels import StepLevel
+from ..scoring.scores import PrincipleScore
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common
 # colour-vision deficiency. Black is left out: it is used for text.

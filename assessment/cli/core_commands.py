@@ -8,7 +8,8 @@ from dataclasses import asdict
 
 from ..framework.matrix import get_framework, load_framework, matrix_path
 from ..framework.responses import read_response
-from ..scoring.scores import advice, principle_scores, step_levels
+from ..scoring.levels import advice, step_levels
+from ..scoring.scores import principle_scores
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -85,7 +85,8 @@ def _database(args: argparse.Namespace):
 # --- import / export -------------------------------------------------------------------------------
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..exchange import importer as exchange
+    from ..exchange.importer import apply_bundle
+    from ..exchange.parse import parse_import
 
     fw = get_framework()
     # Check every file before writing any, so one bad file in a batch leaves the database as it was.
@@ -97,19 +98,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _usage_error(f"{name}: cannot read the file ({exc.strerror or exc})") from None
         try:
-            bundles.append(exchange.parse_import(data, path.name, fw))
+            bundles.append(parse_import(data, path.name, fw))
         except SourceError as exc:
             problems += exc.problems
     if problems:
         raise SourceError(problems)
     engine = _database(args)
     for bundle in bundles:
-        print(exchange.apply_bundle(engine, fw, bundle).line())
+        print(apply_bundle(engine, fw, bundle).line())
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..exchange import importer as exchange
+    from ..exchange.export import write_export
 
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -120,7 +121,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     engine = _database(args)
     fw = get_framework()
     try:
-        exchange.write_export(engine, fw, out, unit=args.unit, year=args.year, assessment=args.assessment,
+        write_export(engine, fw, out, unit=args.unit, year=args.year, assessment=args.assessment,
                               delimiter=args.delimiter or ",")
     except LookupError as exc:
         raise _usage_error(_message(exc)) from None
@@ -137,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("pdf", "html"):
         raise _usage_error(f"--out {args.out}: the file name must end in .pdf or .html")
-    from ..report.content import build_report
+    from ..report.render import build_report
 
     engine = _database(args)
     fw = get_framework()
@@ -156,7 +157,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- compare --------------------------------------------------------------------------------------
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..regional import compare
+    from ..regional import compare, summaries
 
     engine = _database(args)
     fw = get_framework()
@@ -165,7 +166,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         names = [n.strip() for n in args.units.split(",") if n.strip()]
         if not names:
             raise _usage_error("--units: give at least one unit name")
-        known = compare.unit_info(engine)
+        known = summaries.unit_info(engine)
         unknown = [n for n in names if n not in known]
         if unknown:
             hint = ", ".join(sorted(known)) or "none; import or enter some data first"

@@ -1,22 +1,15 @@
-"""Export and import: an assessment, a unit or the whole database, as JSON or CSV.
+"""Import: a parsed export file written in one transaction, or many trusted responses
+bulk-loaded (benchmarks, generated data).
 
-JSON (``{"format": "assessment-export", "version": 1, ...}``) carries everything:
-units, assessments with their responses, agreements and follow-ups. CSV is for
-spreadsheets: one row per response and step, rating or comment, UTF-8 with a BOM
-and ``,`` or ``;`` between fields (Swedish Excel expects ``;``).
-
-An import is checked completely before anything is written, and then written in
-one transaction: a bad file changes nothing. Every problem names the file and the
-JSON path or the CSV line and column. Records keep their natural keys (unit name,
-assessment and response tokens, agreement id, agreement + commitment + year), so
-importing the same file twice adds nothing the second time. Reading and checking a
-file is ``exchange_parse``'s part; this module exports, writes imports and bulk-loads.
+An import is checked completely before anything is written (``parse``), then written
+in one transaction: a bad file changes nothing, and a conflict with the database (an
+assessment token known for another unit, say) is found inside that transaction and
+rolls it back. Records keep their natural keys, so importing the same file twice adds
+nothing the second time.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -29,181 +22,14 @@ from ..framework.yamlsource import Problem, SourceError
 from ..regional import followup as fs
 from ..regional import summaries
 from ..regional.agreements import Agreement
-from ..store import engine as dbmod
+from ..store.engine import bulk_insert, engine_of, utcnow, writer
 from ..store.repository import new_token
 from ..store.tables import agreements_table, assessments, comments, ratings, responses, step_answers, summary_state
 from ..store.tables import units as unit_table
-from .parse import (CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, AssessmentRecord,
-                    ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord,
-                    check_duplicates, iso, parse_import)
+from .parse import check_duplicates, parse_import
+from .records import AssessmentRecord, ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord, chunks
 
 BATCH = 5000  # responses per insert batch
-
-
-# --- export --------------------------------------------------------------------------------------
-
-def _selection(unit: str | None, year: int | None, assessment: str | None) -> list:
-    where = []
-    if unit is not None:
-        where.append(unit_table.c.name == unit)
-    if year is not None:
-        where.append(assessments.c.year == year)
-    if assessment is not None:
-        where.append(assessments.c.token == assessment)
-    return where
-
-
-def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
-    rank = {k: i for i, k in enumerate(order)}
-    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
-
-
-def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
-                assessment: str | None = None, agreements: bool = True) -> dict:
-    """The selected data as a JSON-ready dict (see the module docstring for the format).
-
-    LookupError when the selection names a unit or assessment that does not exist.
-    """
-    engine = dbmod.engine_of(db)
-    where = _selection(unit, year, assessment)
-    base = assessments.join(unit_table, unit_table.c.id == assessments.c.unit_id)
-    with engine.connect() as conn:
-        if unit is not None and conn.execute(sa.select(unit_table.c.id).where(unit_table.c.name == unit)).first() is None:
-            raise LookupError(f"no unit called '{unit}'")
-        if assessment is not None and conn.execute(
-                sa.select(assessments.c.id).where(assessments.c.token == assessment)).first() is None:
-            raise LookupError(f"no assessment with token '{assessment}'")
-        heads = conn.execute(
-            sa.select(assessments.c.id, assessments.c.token, unit_table.c.name, assessments.c.year,
-                      assessments.c.case, assessments.c.extensions, assessments.c.created_at)
-            .select_from(base).where(*where)
-            .order_by(unit_table.c.name, assessments.c.year, sa.func.coalesce(assessments.c.case, ""))).all()
-        unit_query = sa.select(unit_table.c.name, unit_table.c.kind, unit_table.c.region).order_by(unit_table.c.name)
-        if unit is not None:
-            unit_query = unit_query.where(unit_table.c.name == unit)
-        elif where:
-            unit_query = unit_query.where(unit_table.c.name.in_(sorted({h.name for h in heads})))
-        unit_rows = conn.execute(unit_query).all()
-        ids = [h.id for h in heads]
-        by_assessment: dict[int, list[dict]] = {i: [] for i in ids}
-        for chunk in _chunks(ids, 500):
-            _export_responses(conn, fw, chunk, by_assessment)
-        data = {
-            "format": FORMAT, "version": VERSION, "exported_at": iso(dbmod.utcnow()),
-            "units": [{"name": n, "kind": k, "region": r} for n, k, r in unit_rows],
-            "assessments": [{"token": h.token, "unit": h.name, "year": h.year, "case": h.case,
-                             "extensions": list(h.extensions or []), "created_at": iso(h.created_at),
-                             "responses": by_assessment[h.id]} for h in heads],
-            "agreements": [], "followups": [],
-        }
-    if agreements and assessment is None:
-        chosen = [a for a in fs.list_agreements(engine) if unit is None or a.unit == unit]
-        data["agreements"] = [a.to_data() for a in chosen]
-        ids_ = {a.id for a in chosen}
-        data["followups"] = [
-            {"agreement": f.agreement_id, "commitment": f.commitment_id, "year": f.year, "status": f.status,
-             "note": f.note, "updated_at": iso(f.updated_at)}
-            for f in fs.followups(engine) if f.agreement_id in ids_ and (year is None or f.year == year)]
-    return data
-
-
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _export_responses(conn: sa.Connection, fw: Framework, assessment_ids: Sequence[int],
-                      out: dict[int, list[dict]]) -> None:
-    heads = conn.execute(
-        sa.select(responses.c.id, responses.c.assessment_id, responses.c.token, responses.c.side,
-                  responses.c.role, responses.c.extensions, responses.c.created_at, responses.c.updated_at,
-                  responses.c.submitted_at)
-        .where(responses.c.assessment_id.in_(list(assessment_ids)))
-        .order_by(responses.c.id)).all()
-    ids = [h.id for h in heads]
-    steps: dict[int, dict] = {i: {} for i in ids}
-    rates: dict[int, dict] = {i: {} for i in ids}
-    notes: dict[int, dict] = {i: {} for i in ids}
-    for chunk in _chunks(ids, 2000):
-        for rid, step_id, level, tools in conn.execute(
-                sa.select(step_answers.c.response_id, step_answers.c.step_id, step_answers.c.level,
-                          step_answers.c.tools).where(step_answers.c.response_id.in_(list(chunk)))):
-            steps[rid][step_id] = {"level": level, "tools": list(tools or [])}
-        for rid, key, value, dont_know in conn.execute(
-                sa.select(ratings.c.response_id, ratings.c.statement_key, ratings.c.value, ratings.c.dont_know)
-                .where(ratings.c.response_id.in_(list(chunk)))):
-            rates[rid][key] = DONT_KNOW if dont_know else value
-        for rid, key, text in conn.execute(
-                sa.select(comments.c.response_id, comments.c.key, comments.c.text)
-                .where(comments.c.response_id.in_(list(chunk)))):
-            notes[rid][key] = text
-    step_order = [s.id for s in fw.steps]
-    for h in heads:
-        s, r, c = steps[h.id], rates[h.id], notes[h.id]
-        out[h.assessment_id].append({
-            "token": h.token, "side": h.side, "role": h.role or "",
-            "extensions": None if h.extensions is None else list(h.extensions),
-            "created_at": iso(h.created_at), "updated_at": iso(h.updated_at),
-            "submitted_at": iso(h.submitted_at),
-            "steps": {k: s[k] for k in _ordered(s, step_order)},
-            "ratings": {k: r[k] for k in _ordered(r, fw.statement_keys)},
-            "comments": {k: c[k] for k in sorted(c)},
-        })
-
-
-def export_json(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
-                assessment: str | None = None) -> bytes:
-    data = export_data(db, fw, unit, year, assessment)
-    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def export_csv(db: Any, fw: Framework, unit: str | None = None, year: int | None = None,
-               assessment: str | None = None, delimiter: str = ",") -> bytes:
-    """CSV with a BOM: one row per assessment, response, step, rating and comment."""
-    if delimiter not in DELIMITERS:
-        raise ValueError(f"delimiter must be ',' or ';' (got {delimiter!r})")
-    data = export_data(db, fw, unit, year, assessment, agreements=False)
-    kinds = {u["name"]: (u["kind"], u["region"] or "") for u in data["units"]}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for a in data["assessments"]:
-        kind, region = kinds.get(a["unit"], ("municipality", ""))
-        head = {"unit": a["unit"], "kind": kind, "region": region, "year": a["year"], "case": a["case"] or "",
-                "assessment": a["token"]}
-
-        def row(**values) -> list:
-            merged = {**head, **values}
-            return [merged.get(col, "") for col in CSV_COLUMNS]
-
-        writer.writerow(row(item_type="assessment", extensions=LIST_SEP.join(a["extensions"])))
-        for r in a["responses"]:
-            who = {"response": r["token"], "side": r["side"], "role": r["role"]}
-            own = "" if r["extensions"] is None else LIST_SEP.join(r["extensions"]) or "-"
-            writer.writerow(row(**who, item_type="response", extensions=own))
-            for step_id, answer in r["steps"].items():
-                writer.writerow(row(**who, item_type="step", item=step_id, level=answer["level"],
-                                    tools=LIST_SEP.join(answer["tools"])))
-            for key, value in r["ratings"].items():
-                writer.writerow(row(**who, item_type="rating", item=key, value=value))
-            for key, text in r["comments"].items():
-                writer.writerow(row(**who, item_type="comment", item=key, text=text))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def write_export(db: Any, fw: Framework, path: str | Path, unit: str | None = None, year: int | None = None,
-                 assessment: str | None = None, delimiter: str = ",") -> Path:
-    """Export to a .json or .csv file (by suffix)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        payload = export_json(db, fw, unit, year, assessment)
-    elif suffix == ".csv":
-        payload = export_csv(db, fw, unit, year, assessment, delimiter)
-    else:
-        raise ValueError(f"{path.name}: the file name must end in .json or .csv")
-    path.write_bytes(payload)
-    return path
 
 
 def import_bytes(db: Any, fw: Framework, data: bytes, filename: str) -> ImportSummary:
@@ -233,7 +59,7 @@ def import_file(db: Any, fw: Framework, path: str | Path) -> ImportSummary:
 def _existing_answers(conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple]:
     """(steps, ratings, comments) of stored responses, as plain dicts, by response id."""
     out: dict[int, tuple] = {i: ({}, {}, {}) for i in ids}
-    for chunk in _chunks(list(ids), 2000):
+    for chunk in chunks(list(ids), 2000):
         for rid, step_id, level, tools in conn.execute(
                 sa.select(step_answers.c.response_id, step_answers.c.step_id, step_answers.c.level,
                           step_answers.c.tools).where(step_answers.c.response_id.in_(chunk))):
@@ -255,13 +81,13 @@ def _answers_of(r: ResponseRecord) -> tuple:
 
 
 def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
-    engine = dbmod.engine_of(db)
+    engine = engine_of(db)
     problems = ProblemList(bundle.source)
     counts = dict(units_added=0, assessments_added=0, responses_added=0, responses_replaced=0,
                   responses_unchanged=0)
     check_duplicates(bundle, problems)
     problems.raise_if_any()
-    with dbmod.writer(engine).begin() as conn:
+    with writer(engine).begin() as conn:
         unit_ids = _ensure_units(conn, bundle, counts)
         touched: set[int] = set()
         new_rows: list[tuple[ResponseRecord, int]] = []
@@ -271,7 +97,7 @@ def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
                 continue
             tokens = [r.token for r in record.responses]
             stored = {}
-            for chunk in _chunks(tokens, 1000):
+            for chunk in chunks(tokens, 1000):
                 stored.update({row.token: row for row in conn.execute(
                     sa.select(responses.c.id, responses.c.token, responses.c.assessment_id, responses.c.side,
                               responses.c.role, responses.c.extensions)
@@ -303,7 +129,7 @@ def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
         agreements_written, followups_written = _write_agreements(conn, bundle, problems)
         problems.raise_if_any()
         if touched:
-            for chunk in _chunks(sorted(touched), 500):
+            for chunk in chunks(sorted(touched), 500):
                 conn.execute(summary_state.delete().where(summary_state.c.assessment_id.in_(list(chunk))))
     _resum(engine, fw)
     return ImportSummary(bundle.source, agreements=agreements_written, followups=followups_written, **counts)
@@ -314,7 +140,7 @@ def _ensure_units(conn: sa.Connection, bundle: ImportBundle, counts: dict) -> di
     for record in bundle.assessments:
         wanted.setdefault(record.unit, UnitRecord(record.unit))
     ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(wanted), 500):
+    for chunk in chunks(sorted(wanted), 500):
         ids.update({n: i for i, n in conn.execute(
             sa.select(unit_table.c.id, unit_table.c.name).where(unit_table.c.name.in_(list(chunk))))})
     missing = [wanted[n] for n in sorted(wanted) if n not in ids]
@@ -322,7 +148,7 @@ def _ensure_units(conn: sa.Connection, bundle: ImportBundle, counts: dict) -> di
         # Existing units are kept as they are: the database is the authority on kind and region.
         conn.execute(unit_table.insert(), [{"name": u.name, "kind": u.kind, "region": u.region} for u in missing])
         counts["units_added"] += len(missing)
-        for chunk in _chunks([u.name for u in missing], 500):
+        for chunk in chunks([u.name for u in missing], 500):
             ids.update({n: i for i, n in conn.execute(
                 sa.select(unit_table.c.id, unit_table.c.name).where(unit_table.c.name.in_(list(chunk))))})
     return ids
@@ -350,13 +176,13 @@ def _assessment_id(conn: sa.Connection, record: AssessmentRecord, unit_ids: dict
     token = record.token or new_token()
     conn.execute(assessments.insert().values(
         token=token, unit_id=unit_id, year=record.year, case=record.case, extensions=list(record.extensions),
-        created_at=record.created_at or dbmod.utcnow()))
+        created_at=record.created_at or utcnow()))
     counts["assessments_added"] += 1
     return conn.execute(sa.select(assessments.c.id).where(assessments.c.token == token)).scalar_one()
 
 
 def _insert_responses(conn: sa.Connection, rows: list[tuple[ResponseRecord, int]]) -> None:
-    now = dbmod.utcnow()
+    now = utcnow()
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
         heads = [{"token": r.token, "assessment_id": aid, "side": r.side, "role": r.role,
@@ -376,7 +202,7 @@ def _insert_answers(conn: sa.Connection, items: Iterable[tuple[int, dict, dict, 
     for table, columns, values in ((step_answers, ("response_id", "step_id", "level", "tools"), steps),
                                    (ratings, ("response_id", "statement_key", "value", "dont_know"), rates),
                                    (comments, ("response_id", "key", "text"), notes)):
-        dbmod.bulk_insert(conn, table, columns, values)
+        bulk_insert(conn, table, columns, values)
 
 
 def _write_agreements(conn: sa.Connection, bundle: ImportBundle, problems: ProblemList) -> tuple[int, int]:
@@ -412,11 +238,11 @@ def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int
     untrusted files). Units ({name: (kind, region)}) and assessments are created when missing.
     The comparison summaries are brought up to date afterwards (unless `summarise` is false).
     """
-    engine = dbmod.engine_of(db)
-    now = dbmod.utcnow()
+    engine = engine_of(db)
+    now = utcnow()
     total = 0
     unit_info = unit_info or {}
-    with dbmod.writer(engine).begin() as conn:
+    with writer(engine).begin() as conn:
         unit_ids: dict[str, int] = dict(conn.execute(sa.select(unit_table.c.name, unit_table.c.id)).all())
         assessment_ids: dict[tuple, int] = {}
         for (name, year, case, aid) in conn.execute(

@@ -16,7 +16,8 @@ from typing import Iterable, Literal
 
 from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL, Response
-from .scores import by_side, statement_scores, step_levels
+from .levels import step_levels
+from .scores import by_side, statement_scores
 
 GapKind = Literal["statement", "step"]
 SIDES = ("public", "civil_society")

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from ..framework.responses import StepAnswer
 from . import checks
 from .assessments import assessment_id
-from .engine import utcnow
-from .repository import Repository, aware, new_token, upsert
+from .engine import aware, utcnow
+from .repository import Repository, new_token, upsert
 from .tables import assessments, comments, ratings, responses, step_answers
 
 

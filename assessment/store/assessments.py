@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import checks
-from .engine import utcnow
-from .repository import Repository, aware, insert, new_token
+from .engine import aware, utcnow
+from .repository import Repository, insert, new_token
 from .tables import SIDES, assessments, case_key, responses, units
 
 

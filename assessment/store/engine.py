@@ -26,6 +26,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware datetime. Everything is written in UTC; SQLite keeps no time
+    zone, and without type information it gives ISO text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def engine_of(db: Any) -> Engine:
     """An Engine, or the engine of anything that has one (a repository)."""
     return getattr(db, "engine", db)

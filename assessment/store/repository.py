@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Iterator, Sequence
 
 import sqlalchemy as sa
@@ -24,13 +23,6 @@ from .migrations import ensure_schema
 
 def new_token() -> str:
     return secrets.token_urlsafe(16)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    # SQLite keeps no time zone; everything is written in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def insert(conn: Connection, table: sa.Table):

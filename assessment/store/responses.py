@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from ..framework.responses import DONT_KNOW, FORMAT, Response, validate_against
 from . import checks
 from .assessments import AssessmentInfo, assessment_id, assessment_info
-from .engine import bulk_insert, utcnow
-from .repository import Repository, aware, insert, new_token
+from .engine import aware, bulk_insert, utcnow
+from .repository import Repository, insert, new_token
 from .response_loading import build_response, gc_paused, ratings_by_response, steps_by_response
 from .tables import KEY_MAX, UNIT_KINDS, assessments, case_key, comments, ratings, responses, step_answers
 from .tables import units as unit_table

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..scoring.scores import StepLevel
+from ..scoring.levels import StepLevel
 from ..store.engine import utcnow
 from ..store.tables import workshop_cards, workshops
 from .decks import Card, Deck

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..framework.matrix import Framework
-from ..scoring.scores import StepLevel
+from ..scoring.levels import StepLevel
 from ..store.engine import make_engine, writer
 from ..store.migrations import init_db
 from ..store.tables import workshop_participants, workshop_placements, workshop_votes, workshops

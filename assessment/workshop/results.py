@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from ..scoring.scores import StepLevel
+from ..scoring.levels import StepLevel
 from .errors import Refused
 from .repository import WorkshopRepository
 from .tallies import GROUPS, Tally, summary_order, tallies_to_rows

@@ -12,7 +12,7 @@ from statistics import median_low
 from typing import Iterable, Sequence
 
 from ..framework.responses import NO_LEVEL
-from ..scoring.scores import StepLevel
+from ..scoring.levels import StepLevel
 from .decks import Deck
 
 VOTE_VALUES = ("agree", "disagree", "pass")

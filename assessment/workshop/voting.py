@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
-from ..scoring.scores import StepLevel
+from ..scoring.levels import StepLevel
 from ..store.engine import utcnow
 from ..store.tables import workshop_cards, workshop_participants, workshop_placements, workshop_votes, workshops
 from .decks import Card
