@@ -1,7 +1,7 @@
 """The shipped matrix.yaml: complete, in the documented order, and adaptable without code.
 
 The expected ids and Swedish names below are the contract other modules and the
-documentation rely on (docs/team.md, docs/architecture.md), not computed results.
+documentation rely on (README.md, docs/architecture.md), not computed results.
 """
 
 from __future__ import annotations

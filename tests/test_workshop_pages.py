@@ -390,7 +390,7 @@ def test_end_shows_summary_and_exports(control, voting, workshop):
     assert t("ws.join.ended", "sv") in [s.value for s in phone.success]
 
 
-# --- pure helpers (assessment/workshop_views_support.py) -----------------------------------
+# --- what the pages draw, computed without streamlit (assessment/workshop/views_support.py) ---
 
 def test_public_base_url_prefers_the_configured_address():
     assert public_base_url("https://samverkan.example.se/", "10.0.0.5:8501") == "https://samverkan.example.se"

@@ -34,7 +34,7 @@ class Autosave:
                seed: bool = False) -> dict[str, Any]:
         """Widget keyword arguments (key, on_change, args) for a widget saved by ``save(*args)``.
 
-        ``stored`` is the widget's value in the store. A widget without a value yet (first
+        ``stored`` is the widget's value in the database. A widget without a value yet (first
         drawn, or drawn again after being away) shows that value: with ``seed`` it is set
         here, otherwise the caller passes it as the widget's default.
         """

@@ -3,7 +3,7 @@ band behind a unit, ranking bars, levels reached per step across units, trends.
 
 Every chart is built from plain rows made by a ``*_rows`` helper (tested on its
 own), so what a chart shows can be checked without rendering it. The inputs are
-the results of ``assessment.compare`` (scores, Band, RankRow, HeatCell,
+the results of ``regional.compare`` (scores, Band, RankRow, HeatCell,
 TrendPoint). No streamlit here; the pages and the report both use these.
 """
 

@@ -1,6 +1,6 @@
 """Statement decks for the live workshop: cards the room votes green or red on.
 
-A deck is a hand-edited YAML file in ``decks/`` (format in docs/workshop_api.md),
+A deck is a hand-edited YAML file in ``decks/`` (format in docs/workshop.md),
 checked like matrix.yaml so that every mistake is reported with file and line.
 The statements of the six principles form a built-in deck as well.
 """

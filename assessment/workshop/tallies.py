@@ -1,8 +1,8 @@
 """Live workshop arithmetic: vote counts per side, shares, orderings, matrix levels.
 
-Pure functions shared by the store (which feeds them grouped counts from SQL)
-and the pages. A card's "agree share" leaves passes out, as green and red cards
-do in a room: it is the share of green among those who showed a colour.
+Pure functions shared by the workshop's repositories (which feed them grouped counts
+from SQL) and the pages. A card's "agree share" leaves passes out, as green and red
+cards do in a room: it is the share of green among those who showed a colour.
 """
 
 from __future__ import annotations
