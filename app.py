@@ -1,29 +1,33 @@
-"""Streamlit entry point: shared chrome (language switch) and the page list.
+"""Streamlit entry point: shared chrome (language switch, who you are) and the page list.
 
-Pages live in views/; they read state, call the core in assessment/ and draw.
+Pages live in views/ and are listed, each with the action it needs, in views/registry.py;
+navigation offers a page only to whom its action is allowed and refuses it otherwise,
+before the page reads anything. Pages read state, call the core in assessment/ and draw.
 """
 
 import streamlit as st
 
+from assessment.access.permissions import allowed
+from views.access import actor_for_this_run, end_of_run, identity_panel, require
 from views.common import language_switch, page_title
+from views.registry import PAGES
 
 st.set_page_config(page_title="Samverkansanalys", page_icon="🤝", layout="wide")
 lang = language_switch()
+actor = actor_for_this_run()
+identity_panel(actor)
 
-pages = {
-    page_title("nav.section.assess", lang): [
-        st.Page("views/home.py", title=page_title("nav.home", lang), icon="🏠", url_path="home", default=True),
-        st.Page("views/questionnaire.py", title=page_title("nav.questionnaire", lang), icon="📝", url_path="questionnaire"),
-        st.Page("views/results.py", title=page_title("nav.results", lang), icon="📊", url_path="results"),
-    ],
-    page_title("nav.section.workshop", lang): [
-        st.Page("views/workshop_facilitate.py", title=page_title("nav.facilitate", lang), icon="🎤", url_path="facilitate"),
-        st.Page("views/workshop_join.py", title=page_title("nav.join", lang), icon="📱", url_path="join"),
-    ],
-    page_title("nav.section.region", lang): [
-        st.Page("views/compare.py", title=page_title("nav.compare", lang), icon="🗺️", url_path="compare"),
-        st.Page("views/followup.py", title=page_title("nav.followup", lang), icon="✅", url_path="followup"),
-        st.Page("views/data.py", title=page_title("nav.data", lang), icon="💾", url_path="data"),
-    ],
-}
-st.navigation(pages).run()
+sections: dict[str, list] = {}
+action_of = {}
+for entry in PAGES:
+    page = st.Page(entry.script, title=page_title(entry.title_key, lang), icon=entry.icon,
+                   url_path=entry.url_path, default=entry.default,
+                   visibility="visible" if allowed(actor, entry.action) else "hidden")
+    action_of[page.url_path] = entry.action
+    sections.setdefault(page_title(entry.section_key, lang), []).append(page)
+chosen = st.navigation(sections)
+try:
+    require(actor, action_of[chosen.url_path])
+    chosen.run()
+finally:  # the next run (a callback first) works out the actor again
+    end_of_run()

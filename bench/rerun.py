@@ -61,7 +61,8 @@ script_cache.ScriptCache.get_bytecode = _cached_bytecode
 # --- data --------------------------------------------------------------------------------
 
 def make_data(db_url: str, respondents: int) -> tuple[str, str]:
-    """An assessment with `respondents` answers (both sides), and a half-answered response token."""
+    """A results link to an assessment with `respondents` answers (both sides), and a half-answered response token."""
+    from assessment.access import links
     from assessment.framework.matrix import get_framework
     from assessment.regional.demo import demo_responses
     from assessment.store.answers import Answers
@@ -82,7 +83,7 @@ def make_data(db_url: str, respondents: int) -> tuple[str, str]:
         answers.save_step(token, step.id, answer.level, answer.tools)
     for key in fw.statement_keys[: len(fw.statement_keys) // 2]:
         answers.save_rating(token, key, template.ratings.get(key, 2))
-    return assessment.token, token
+    return links.create_link(answers, links.RESULTS_LINK, "bench", assessment_id=assessment.id), token
 
 
 # --- the pages ---------------------------------------------------------------------------
@@ -287,12 +288,12 @@ def main() -> None:
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     os.environ.pop("DATABASE_URL", None)
     os.environ["ASSESSMENT_DB"] = str(workdir / "bench.db")
-    assessment_token, response_token = make_data(db_url, args.respondents)
+    results_token, response_token = make_data(db_url, args.respondents)
 
     pages = {
         "questionnaire:steps": open_page("views/questionnaire.py", r=response_token),
         "questionnaire": open_page("views/questionnaire.py", to_principles, r=response_token),
-        "results": open_page("views/results.py", a=assessment_token),
+        "results": open_page("views/results.py", v=results_token),
     }
     ratios = {}
     for name, at in pages.items():

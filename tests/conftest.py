@@ -121,6 +121,25 @@ def db_path(tmp_path, monkeypatch):
     return path
 
 
+def open_app_page(at, page: str, **params: str):
+    """Run the app (an AppTest of app.py), then open `page` with `params` added to the address."""
+    at.run()
+    if page != "views/home.py":
+        at.query_params.update(params)
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def admin_token() -> str:
+    """A fresh administrator token for the database the app opens (ASSESSMENT_DB)."""
+    from assessment.access import links
+    from assessment.store.migrations import open_database
+
+    return links.rotate_admin_token(open_database(f"sqlite:///{os.environ['ASSESSMENT_DB']}"), by="test")
+
+
 @pytest.fixture
 def page_engine(db_path):
     """The engine of the pages' database, its schema current, as the app opens it."""
@@ -220,8 +239,9 @@ class StreamlitServer:
     (same database unless env changes it), e.g. to check that data survives a restart.
     """
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None):
         self.workdir = workdir
+        self.args = list(args or [])  # more `streamlit run` options, e.g. --secrets.files
         self.db_path = workdir / "a.db"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -250,7 +270,7 @@ class StreamlitServer:
         command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
                    "--server.headless", "true", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+                   "--server.fileWatcherType", "none", "--server.runOnSave", "false", *self.args]
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0  # bytes
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
@@ -304,14 +324,14 @@ class StreamlitServer:
 
 @pytest.fixture
 def start_streamlit(tmp_path_factory):
-    """Factory: ``start_streamlit(env={"DATABASE_URL": pg_url})`` -> running StreamlitServer.
+    """Factory: ``start_streamlit(env={"DATABASE_URL": pg_url}, args=[...])`` -> running StreamlitServer.
 
     Every server started through it is stopped at teardown.
     """
     servers: list[StreamlitServer] = []
 
-    def start(env: dict[str, str] | None = None) -> StreamlitServer:
-        server = StreamlitServer(tmp_path_factory.mktemp("streamlit"), env)
+    def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> StreamlitServer:
+        server = StreamlitServer(tmp_path_factory.mktemp("streamlit"), env, args)
         servers.append(server)
         return server.start()
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from assessment.access import links
 from assessment.i18n import t
+from conftest import open_app_page
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60
@@ -22,12 +24,7 @@ def open_page(page: str, **params: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in params.items():
         at.query_params[key] = value
-    at.run()
-    if page != "views/home.py":
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_page(at, page)
 
 
 def texts(at: AppTest) -> str:
@@ -52,12 +49,16 @@ def test_home_lists_demo_assessments_as_fictional(assessments, framework):
     unit = DEMO_UNITS[0].name
     assessments.create_assessment(unit, 2025)
     assessments.create_assessment("Riktiga kommunen", 2025)
-    at = open_page("views/home.py")
+    at = open_page("views/home.py", admin=links.rotate_admin_token(assessments))
     frame = at.dataframe[0].value
     rows = {row["unit"]: row for _, row in frame.iterrows()}
     assert rows[unit]["data"] == t("home.list.demo", "sv")
     assert rows["Riktiga kommunen"]["data"] == ""
-    assert rows[unit]["results"].endswith(assessments.find_assessment(unit, 2025).token)
+    assert "admin" not in at.query_params  # the administrator token left the address
+    at.selectbox(key="list_choice").set_value(assessments.find_assessment(unit, 2025).token)
+    at.button(key="list_results").click()
+    at.run()
+    assert unit in at.title[0].value  # the results page, in the same (administrator's) session
 
 
 def fill_start_form(at: AppTest, unit: str | None, side: str | None, year: int = 2025, case: str = "") -> None:
@@ -72,10 +73,14 @@ def fill_start_form(at: AppTest, unit: str | None, side: str | None, year: int =
     at.run()
 
 
+def unit_coordinator(assessments, unit: str) -> str:
+    """A coordinator link for the unit (AppTest cannot type a new unit; its coordinator may pick it)."""
+    assessments.ensure_unit(unit)
+    return links.create_link(assessments, links.COORDINATOR_LINK, "test", unit=unit)
+
+
 def test_starting_an_assessment_creates_a_response_and_sets_the_link(assessments, responses):
-    # AppTest cannot type a new option into the unit box (the browser test does): use a known unit.
-    assessments.ensure_unit("Testby kommun")
-    at = open_page("views/home.py")
+    at = open_page("views/home.py", c=unit_coordinator(assessments, "Testby kommun"))
     fill_start_form(at, "Testby kommun", "civil_society", case="Fritidsplan")
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
@@ -87,27 +92,38 @@ def test_starting_an_assessment_creates_a_response_and_sets_the_link(assessments
     assert info.response.role == "Handläggare"
     # We are on the questionnaire now, for that assessment.
     assert "Testby kommun" in at.title[0].value
-    # The share link on the page points at the assessment, the personal link at the response.
+    # The invite and coordinator links on the page open this assessment, the personal link the response.
     codes = [c.value for c in at.code]
-    assert any(f"a={info.assessment.token}" in c for c in codes)
+    invite = next(c for c in codes if "a=" in c).split("a=")[1].split("&")[0]
+    coordinator = next(c for c in codes if "c=" in c).split("c=")[1].split("&")[0]
+    assert links.resolve(assessments, invite).kind == links.INVITE_LINK
+    assert links.resolve(assessments, coordinator).assessment_id == info.assessment.id
     assert any(f"r={token}" in c for c in codes)
 
 
 @pytest.mark.parametrize("unit, side, field_key", [("", "public", "home.error.unit"),
                                                    ("Testby kommun", None, "home.error.side")])
 def test_start_form_errors_name_the_field_and_write_nothing(assessments, unit, side, field_key):
-    assessments.ensure_unit("Testby kommun")
-    at = open_page("views/home.py")
+    at = open_page("views/home.py", c=unit_coordinator(assessments, "Testby kommun"))
     fill_start_form(at, unit or None, side)
     assert [e.value for e in at.error] == [t(field_key, "sv")]
     assert "r" not in at.query_params
     assert assessments.list_assessments() == []
 
 
+def test_an_anonymous_visitor_sees_no_stored_unit_and_cannot_start_in_one(assessments):
+    assessments.create_assessment("Befintliga kommunen", 2025)
+    at = open_page("views/home.py")
+    assert at.selectbox(key="start_unit").options == []  # no stored unit offered
+    assert len(at.tabs) == 2  # start and continue: no list of assessments
+    assert "Befintliga kommunen" not in texts(at)
+
+
 def test_join_by_share_link_gives_a_response_of_ones_own(assessments, answers, responses):
     assessment = assessments.create_assessment("Delby", 2025)
     first = answers.start_response(assessment.token, "public")
-    at = open_page("views/home.py", a=assessment.token)
+    invite = links.create_link(assessments, links.INVITE_LINK, "test", assessment_id=assessment.id)
+    at = open_page("views/home.py", a=invite)
     at.radio(key="join_side").set_value("civil_society")
     at.button(key="FormSubmitter:join-" + t("home.join.submit", "sv")).click()
     at.run()
@@ -219,7 +235,8 @@ def make_answers(answers, framework, assessment_token: str) -> None:
 def test_results_page_draws_radar_heatmaps_advice_and_gaps(assessments, answers, framework):
     assessment = assessments.create_assessment("Resultatby", 2025)
     make_answers(answers, framework, assessment.token)
-    at = open_page("views/results.py", a=assessment.token)
+    at = open_page("views/results.py", v=links.create_link(assessments, links.RESULTS_LINK, "test",
+                                                           assessment_id=assessment.id))
     assert "Resultatby" in at.title[0].value
     metrics = [m.value for m in at.metric]
     assert metrics == ["3", "2", "1"]
@@ -241,14 +258,19 @@ def test_results_page_draws_radar_heatmaps_advice_and_gaps(assessments, answers,
     assert len(at.get("download_button")) == 6
 
 
-def test_results_page_from_a_personal_link_and_with_bad_tokens(assessments, answers, framework):
+def test_results_page_refuses_answer_links_and_bad_tokens(assessments, answers, framework):
     assessment = assessments.create_assessment("Länkby", 2025)
     token = answers.start_response(assessment.token, "public")
-    at = open_page("views/results.py", r=token)
+    at = open_page("views/results.py", v=links.create_link(assessments, links.RESULTS_LINK, "test",
+                                                           assessment_id=assessment.id))
     assert "Länkby" in at.title[0].value
     assert t("results.no_answers", "sv") in texts(at)
-    bad = open_page("views/results.py", a="nope")
-    assert [e.value for e in bad.error] == [t("results.error.unknown", "sv")]
+    for params in ({"r": token}, {"a": links.create_link(assessments, links.INVITE_LINK, "t", assessment_id=assessment.id)}):
+        refused = open_page("views/results.py", **params)
+        assert [e.value for e in refused.error] == [t("access.refused.view-results", "sv")]
+        assert "Länkby" not in texts(refused)
+    bad = open_page("views/results.py", v="nope")  # a link that opens nothing: refused by navigation
+    assert [e.value for e in bad.error] == [t("access.refused.view-results", "sv")]
 
 
 def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(assessments, answers, responses, framework):
@@ -286,7 +308,7 @@ def test_every_text_of_these_pages_exists_in_both_languages():
                      for name in ("home.py", "questionnaire.py", "results.py", "results_content.py", "common.py"))
     used = set(re.findall(r"\bt\(\s*\"([a-z_]+\.[a-z_.]+)\"", source))
     assert len(used) > 50
-    for key in sorted(used):
+    for key in sorted(used - {k for k in used if k.split(".")[0] in ("nav", "access")}):  # their own files
         assert key.split(".")[0] in ("home", "q", "results", "common"), key
         assert key in strings, f"{key} is used but not in core.yaml"
         assert strings[key]["sv"].strip() and strings[key]["en"].strip(), key
@@ -299,8 +321,7 @@ def test_mobilisation_switched_on_at_start_is_offered_as_a_level(assessments, re
     optional = framework.optional_levels
     if not optional:
         pytest.skip("the matrix has no optional level")
-    assessments.ensure_unit("Mobby")
-    at = open_page("views/home.py")
+    at = open_page("views/home.py", c=unit_coordinator(assessments, "Mobby"))
     at.checkbox(key=f"start_ext_{optional[0].id}").check()
     fill_start_form(at, "Mobby", "public")
     token = at.query_params["r"]

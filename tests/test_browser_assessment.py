@@ -128,6 +128,8 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
     page.wait_for_url(re.compile(r"/questionnaire\?.*r="))
     expect(page.get_by_role("heading", name=re.compile(re.escape(UNIT)))).to_be_visible(timeout=WAIT_MS)
     personal_url = page.url
+    # The starter coordinates the assessment: their coordinator link is shown once, with the others.
+    coordinator_url = page.get_by_test_id("stCode").filter(has_text="/coordinate?c=").inner_text().strip()
     progress_is(page, sv("q.progress", done=0, total=total))
 
     # --- part 1: every decision step, level and one tool ---
@@ -210,9 +212,10 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
     assert {key: shown[value] for key, value in saved.ratings.items()} == ratings
     assert saved.comments == {first.id: "Webbtest: kommentar."}
 
-    # --- results: radar, heatmaps and advice ---
+    # --- results, through the coordinator link (a reload began a new session): radar, heatmaps, advice ---
+    app.act(lambda: page.goto(coordinator_url), "opening the coordinator link")
     app.act(lambda: page.get_by_role("link", name=sv("q.to_results")).click(), "opening the results")
-    page.wait_for_url(re.compile(r"/results\?.*a="))
+    page.wait_for_url(re.compile(r"/results\?.*c="))
     expect(page.get_by_role("heading", name=sv("results.advice"))).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(".vega-embed").first).to_be_visible(timeout=WAIT_MS)
     # Vega draws in the browser after the run: wait for two drawn charts (radar and heatmap).

@@ -12,6 +12,7 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
+from assessment.access import links
 from assessment.charts.scores import PALETTE
 from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
@@ -82,7 +83,8 @@ def choose_view(page: Page, label: str) -> None:
 
 def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server, page, framework):
     seed(streamlit_server.db_path, framework)
-    page.goto(f"{streamlit_server.url}/compare")
+    token = links.rotate_admin_token(Assessments.open(f"sqlite:///{streamlit_server.db_path}"))
+    page.goto(f"{streamlit_server.url}/compare?admin={token}")  # the administrator: every unit by name
     expect(page.get_by_role("heading", name=t("reg.compare.title", "sv"), exact=True)).to_be_visible(timeout=WAIT_MS)
     all_sides = t("regional.side.all", "sv").lower()
     expect(page.get_by_text(t("reg.compare.group", "sv", n=8, year=2026, side=all_sides))).to_be_visible(

@@ -20,6 +20,7 @@ from assessment.regional.agreements import AGREEMENTS_DIR, shipped_agreements
 from assessment.store.assessments import Assessments
 from assessment.store.migrations import open_database
 from assessment.store.responses import Responses
+from conftest import admin_token
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90
@@ -48,9 +49,11 @@ def seed(engine, fw, units: int = 2) -> list[str]:
 
 
 def open_page(page: str, lang: str = "sv") -> AppTest:
+    """The page as the administrator sees it (who else sees what: tests/test_access_pages.py)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if lang != "sv":
         at.query_params["lang"] = lang
+    at.query_params["admin"] = admin_token()
     at.run()
     at.switch_page(page)
     at.run()

@@ -15,6 +15,7 @@ from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.store.engine import make_engine
 from assessment.store.responses import Responses
+from assessment.store.tokens import digest
 
 
 # Without a framework: only the answers' form is checked (see the framework test below).
@@ -81,7 +82,7 @@ def test_answers_saved_one_by_one_read_back_whole(engine, assessments, answers, 
                         comments={"general": "Första kommentaren"})
     info = responses.get_response(official)
     assert info.response == expected
-    assert info.token == official
+    assert info.token == digest(official)  # its key: the link itself is not stored
     assert info.assessment == assessment
     assert info.created_at <= info.updated_at
     assert info.submitted_at is None
@@ -126,7 +127,7 @@ def test_responses_for_an_assessment_in_start_order(assessments, answers, respon
     answers.save_rating(tokens[1], "independence.criticism", 2)
 
     infos = responses.response_infos(first.token)
-    assert [info.token for info in infos] == tokens
+    assert [info.token for info in infos] == [digest(token) for token in tokens]
     assert [r.side for r in responses.responses_for(first.token)] == ["public", "civil_society", "public"]
     assert responses.responses_for(first.token)[1].ratings == {"independence.criticism": 2}
     assert assessments.response_counts(first.token) == {"public": 2, "civil_society": 1}
@@ -268,7 +269,7 @@ def test_unknown_tokens_raise_lookup_error_and_write_nothing(engine, assessments
                  lambda: answers.start_response("nope", "public"),
                  lambda: assessments.get_assessment("nope"),
                  lambda: responses.responses_for("nope")):
-        with pytest.raises(LookupError, match="no (response|assessment) with token 'nope'"):
+        with pytest.raises(LookupError, match="no (response with that personal link|assessment with token 'nope')"):
             call()
     assert row_counts(engine) == before
     assert assessments.get_assessment(assessment.token) == assessment

@@ -1,5 +1,10 @@
 """Comparison across units and years, and the council report.
 
+The administrator (and coordinators, once the named comparison is published) sees every
+unit by name and the ranking. Otherwise a coordinator sees their own units against the
+region drawn as median and quartiles over all units, other units unnamed: the views
+that name or rank units are not offered.
+
 Filters (region, units, years, side) apply to every view below them. Only the
 chosen view is built on each rerun, and the numbers come from the core's SQL
 aggregates (assessment.compare), so the page stays quick with hundreds of units.
@@ -13,22 +18,29 @@ import re
 import pandas as pd
 import streamlit as st
 
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
 from assessment.charts import comparison as cc
 from assessment.i18n import LANGUAGE_NAMES, t
 from assessment.regional import aggregates, compare, summaries, summary_freshness
 from assessment.report.render import build_report
 from assessment.store.assessments import Assessments
-from views.common import database, framework, lang
+from views.access import coordinated_units, current_actor
+from views.common import database, framework, lang, repository
 
 PAGE_SIZE = 48  # small multiples per page
 VIEWS = ("profiles", "unit", "ranking", "steps", "trends", "report")
+UNNAMED_VIEWS = ("unit", "steps", "report")  # own units only, the region as a band
 SIDES = (None, "public", "civil_society")
 
 L = lang()
 fw = framework()
 engine = database()
+actor = current_actor()
+named = allowed(actor, p.COMPARE_NAMED)
+own = None if named else coordinated_units(repository(Assessments), actor)  # None: every unit by name
 st.title(t("reg.compare.title", L))
-st.caption(t("reg.compare.intro", L))
+st.caption(t("reg.compare.intro", L) if named else t("reg.compare.intro_unnamed", L))
 
 
 # Kept as live objects (cache_resource), not pickled copies (cache_data): the page only reads
@@ -89,7 +101,8 @@ with st.container(border=True):
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
     region = c1.selectbox(t("reg.filter.region", L), [None, *regions], key="cmp_region",
                           format_func=lambda r: t("reg.filter.all_regions", L) if r is None else r)
-    in_region = [u for u in assessed if region is None or unit_info.get(u, (None, None))[1] == region]
+    in_region = [u for u in assessed if (region is None or unit_info.get(u, (None, None))[1] == region)
+                 and (own is None or u in own)]
     chosen = c2.multiselect(t("reg.filter.units", L), in_region, key="cmp_units",
                             placeholder=t("reg.filter.units_all", L, n=len(in_region)))
     years = c3.multiselect(t("reg.filter.years", L), all_years, key="cmp_years",
@@ -98,7 +111,9 @@ with st.container(border=True):
 
 # No units chosen = every unit of the region (or of the database).
 unit_key = tuple(sorted(chosen)) if chosen else None
-comparison = _comparison(unit_key, tuple(sorted(years)) or None, side, region, version)
+if own is not None:  # the region's band is made of every unit; only one's own are shown
+    unit_key = tuple(sorted(chosen or in_region))
+comparison = _comparison(unit_key if own is None else None, tuple(sorted(years)) or None, side, region, version)
 if not comparison.scores:
     st.info(t("reg.compare.no_data", L))
     st.stop()
@@ -108,10 +123,17 @@ year = st.select_slider(t("reg.filter.year_shown", L), available_years, value=av
                         key="cmp_year") if len(available_years) > 1 else available_years[0]
 scores = comparison.scores[year]
 stats = comparison.stats[year]
-group_note = t("reg.compare.group", L, n=len(scores), year=year, side=side_label(side).lower())
+region_n = len(scores)  # the band is made of them all, also when only one's own are shown
+group_note = t("reg.compare.group", L, n=region_n, year=year, side=side_label(side).lower())
 st.caption(group_note)
+if own is not None:
+    scores = {unit: values for unit, values in scores.items() if unit in unit_key}
+    if not scores:
+        st.info(t("reg.compare.own_none", L, year=year))
+        st.stop()
 
-view = st.radio(t("reg.compare.view", L), VIEWS, horizontal=True, key="cmp_view",
+views = VIEWS if own is None else [v for v in UNNAMED_VIEWS if v != "report" or allowed(actor, p.MAKE_REPORT)]
+view = st.radio(t("reg.compare.view", L), views, horizontal=True, key="cmp_view",
                 format_func=lambda v: t(f"reg.view.{v}", L), label_visibility="collapsed")
 
 # --- the chosen view -----------------------------------------------------------------------
@@ -142,7 +164,7 @@ elif view == "unit":
     st.session_state["cmp_focus_kept"] = focus  # widget state is dropped while the view is hidden
     band = compare.band_for_radar(stats)
     chart = cc.unit_in_region(fw, focus, scores[focus], band, L)
-    st.caption(t("reg.compare.band_note", L, n=len(scores)))
+    st.caption(t("reg.compare.band_note", L, n=region_n))
     st.altair_chart(chart, width="content")
     rows = []
     for s in scores[focus]:
@@ -199,7 +221,9 @@ elif view == "trends":
 else:  # the council report
     st.caption(t("reg.report.intro", L))
     c1, c2, c3 = st.columns(3)
-    report_unit = c1.selectbox(t("reg.report.unit", L), sorted(scores), key="rep_unit")
+    report_unit = c1.selectbox(t("reg.report.unit", L), [u for u in sorted(scores)
+                                                         if allowed(actor, p.MAKE_REPORT, Resource(unit=u))],
+                               key="rep_unit")
     report_year = c2.selectbox(t("reg.report.year", L), available_years[::-1], key="rep_year")
     report_lang = c3.radio(t("reg.report.language", L), list(LANGUAGE_NAMES), format_func=LANGUAGE_NAMES.get,
                            index=list(LANGUAGE_NAMES).index(L), horizontal=True, key="rep_lang")

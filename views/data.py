@@ -3,6 +3,9 @@
 Imports are checked whole (every file, every row) before anything is written;
 one problem anywhere means nothing is imported and every problem is listed with
 its file, row and field. Natural keys make a repeated import change nothing.
+
+Coordinators export their own assessments and units; the administrator everything, and
+only the administrator imports (each import is logged).
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ import re
 
 import streamlit as st
 
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
+from assessment.access.writes import import_file
 from assessment.exchange.export import export_csv, export_json
-from assessment.exchange.importer import import_bytes
 from assessment.exchange.parse import parse_import
 from assessment.exchange.records import ImportSummary
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.store.assessments import Assessments
+from views.access import current_actor
 from views.common import database, framework, lang, repository
 
 MAX_PROBLEMS_SHOWN = 60
@@ -27,6 +33,7 @@ MAX_PROBLEMS_SHOWN = 60
 L = lang()
 fw = framework()
 engine = database()
+actor = current_actor()
 st.title(t("reg.data.title", L))
 st.caption(t("reg.data.intro", L))
 
@@ -39,12 +46,13 @@ def safe_name(text: str) -> str:
 # --- export ----------------------------------------------------------------------------------
 
 st.header(t("reg.data.export", L))
-assessments = repository(Assessments).list_assessments()
-unit_names = sorted({a.unit for a in assessments})
+assessments = [a for a in repository(Assessments).list_assessments() if allowed(actor, p.EXPORT_DATA, Resource.of_assessment(a))]
+unit_names = sorted({a.unit for a in assessments if allowed(actor, p.EXPORT_DATA, Resource(unit=a.unit))})
 if not assessments:
     st.info(t("reg.data.empty", L))
 else:
-    scopes = ("assessment", "unit", "all")
+    scopes = ("assessment",) + (("unit",) if unit_names else ()) + \
+        (("all",) if allowed(actor, p.EXPORT_DATA, Resource()) else ())
     c1, c2 = st.columns([2, 3])
     scope = c1.radio(t("reg.data.scope", L), scopes, format_func=lambda s: t(f"reg.data.scope.{s}", L),
                      key="exp_scope")
@@ -74,12 +82,15 @@ else:
         make = functools.partial(export_json, engine, fw, **options)
         mime = "application/json"
         st.caption(t("reg.data.json_note", L))
+    st.caption(t("reg.data.personal_note", L))
     # Made when clicked: a whole database can be large.
     st.download_button(t("reg.data.download", L), data=make, file_name=f"{safe_name(stem)}.{fmt}", mime=mime,
                        key="exp_download", type="primary", on_click="ignore")
 
 # --- import ----------------------------------------------------------------------------------
 
+if not allowed(actor, p.IMPORT_DATA):  # the rest of the page is the administrator's
+    st.stop()
 st.header(t("reg.data.import", L))
 files = st.file_uploader(t("reg.data.files", L), type=["json", "csv"], accept_multiple_files=True,
                          key="imp_files", help=t("reg.data.files_help", L))
@@ -133,7 +144,7 @@ if files and st.button(t("reg.data.do_import", L), type="primary", key="imp_go")
         for upload in files:
             before = agreement_state()
             try:
-                summary = import_bytes(engine, fw, upload.getvalue(), upload.name)
+                summary = import_file(engine, fw, actor, upload.getvalue(), upload.name)
             except SourceError as exc:
                 show_problems(list(exc.problems))
                 continue

@@ -1,5 +1,8 @@
 """Yearly follow-up of a local agreement: a status and a note per commitment, and progress.
 
+Each agreement belongs to a unit: its coordinators and the administrator see and record
+its follow-up; only the administrator uploads agreements. Every edit is logged.
+
 Each status or note is saved the moment it is given (one short transaction), so
 nothing is lost when the page is left half-way; one whose callback Streamlit dropped
 is saved at the start of the next run (views.autosave). Progress is computed by the
@@ -13,17 +16,21 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from assessment.access.permissions import FOLLOW_UP, MANAGE_AGREEMENTS, Resource, allowed
+from assessment.access.writes import Refused, save_agreement, set_followup
 from assessment.charts.comparison import progress_bars
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import Agreement, parse_agreement, shipped_agreements
+from views.access import current_actor
 from views.autosave import Autosave
 from views.common import database, framework, lang
 
 L = lang()
 fw = framework()
 engine = database()
+actor = current_actor()
 st.title(t("reg.followup.title", L))
 st.caption(t("reg.followup.intro", L))
 
@@ -42,7 +49,7 @@ def shipped() -> list[Agreement]:
 
 # --- which agreement -------------------------------------------------------------------------
 
-with st.expander(t("reg.followup.upload", L), expanded=False):
+def upload_section() -> None:
     upload = st.file_uploader(t("reg.followup.upload_label", L), type=["yaml", "yml"], key="fu_upload")
     # The uploader keeps its file across reruns: act on each file once only.
     if upload is not None and st.session_state.get("fu_upload_seen") != upload.file_id:
@@ -56,16 +63,23 @@ with st.expander(t("reg.followup.upload", L), expanded=False):
             st.error(t("reg.followup.upload_error", L, file=upload.name) + "\n\n" +
                      "\n".join(f"- `{problem}`" for problem in exc.problems))
         else:
-            fs.save_agreement(engine, uploaded)
+            save_agreement(engine, actor, uploaded)
             st.session_state["fu_agreement"] = uploaded.id
             st.success(t("reg.followup.uploaded", L, title=uploaded.title(L),
                          n=len(uploaded.commitments)))
+
+
+if allowed(actor, MANAGE_AGREEMENTS):  # uploading an agreement is the administrator's
+    with st.expander(t("reg.followup.upload", L), expanded=False):
+        upload_section()
 
 # Stored agreements (with their follow-ups) come first and keep the wording they were followed
 # up with; shipped ones not yet stored are offered after them.
 agreements = {a.id: a for a in fs.list_agreements(engine)}
 for sample in shipped():
     agreements.setdefault(sample.id, sample)
+# Only the agreements of the units this visitor follows up (every one for the administrator).
+agreements = {i: a for i, a in agreements.items() if allowed(actor, FOLLOW_UP, Resource(unit=a.unit))}
 if not agreements:
     st.info(t("reg.followup.none", L))
     st.stop()
@@ -94,14 +108,14 @@ def save(agreement_id: str, year: int, commitment_id: str) -> None:
     if status is None or agreement_id not in agreements:
         return
     try:
-        if fs.get_agreement(engine, agreement_id) is None:
-            fs.save_agreement(engine, agreements[agreement_id])
-        fs.set_status(engine, agreement_id, commitment_id, year, status, note or "")
+        set_followup(engine, actor, agreements[agreement_id], commitment_id, year, status, note or "")
         st.session_state["fu_saved"] = commitment_id
         autosave.mark_saved(status_key(agreement_id, year, commitment_id),
                             note_key(agreement_id, year, commitment_id))
     except ValueError as exc:
         st.session_state["fu_error"] = str(exc)
+    except Refused as exc:
+        st.session_state["fu_error"] = t(exc.key, L)
 
 
 autosave.save_unsaved(save)  # before anything is read, so the page shows it saved

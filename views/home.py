@@ -7,13 +7,17 @@ import datetime
 import pandas as pd
 import streamlit as st
 
+from assessment.access import links
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
+from assessment.access.writes import Refused, start_assessment
 from assessment.i18n import t
 from assessment.regional.demo import DEMO_UNITS
 from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
-from views.common import (app_url, find_assessment, find_response, flash, framework, lang, lang_params, repository,
-                          show_flash, token_from)
+from views.access import KEY_PARAM, current_actor, hold
+from views.common import find_response, flash, framework, lang, lang_params, repository, show_flash, token_from
 
 SIDES = ("public", "civil_society")
 KINDS = ("municipality", "region", "organisation")
@@ -24,6 +28,7 @@ fw = framework()
 assessments = repository(Assessments)
 answers = repository(Answers)
 responses = repository(Responses)
+actor = current_actor()
 
 
 def go_to_questionnaire(response_token: str) -> None:
@@ -42,9 +47,10 @@ def describe(info) -> str:
 
 # --- invitation: ?a=<assessment token> ---------------------------------------------------
 
-def join_section(assessment_token: str) -> None:
-    info = find_assessment(assessments, assessment_token)
-    if info is None:
+def join_section(invite_token: str) -> None:
+    link = links.resolve(assessments, invite_token)
+    info = assessments.assessment_by_id(link.assessment_id) if link and link.kind == links.INVITE_LINK else None
+    if info is None or not allowed(actor, p.JOIN_ASSESSMENT, Resource.of_assessment(info)):
         st.error(t("home.join.unknown", L))
         return
     with st.container(border=True):
@@ -58,14 +64,17 @@ def join_section(assessment_token: str) -> None:
             if side is None:
                 st.error(t("home.error.side", L))
                 return
-            go_to_questionnaire(answers.start_response(info.token, side, role.strip()))
+            response_token = answers.start_response(info.token, side, role.strip())
+            hold(response_token, personal=True)
+            go_to_questionnaire(response_token)
 
 
 # --- start a new assessment --------------------------------------------------------------
 
 def start_section() -> None:
     st.markdown(t("home.start.help", L))
-    units = [unit.name for unit in assessments.list_units()]
+    # Only the units this visitor coordinates are offered: nobody learns the others' names here.
+    units = [unit.name for unit in assessments.list_units() if allowed(actor, p.COORDINATE, Resource(unit=unit.name))]
     with st.form("start"):
         unit = st.selectbox(t("home.unit", L), sorted(units), index=None, accept_new_options=True,
                             placeholder=t("home.unit.placeholder", L), key="start_unit")
@@ -97,20 +106,24 @@ def start_section() -> None:
     if side is None:
         st.error(t("home.error.side", L))
         return
-    case_text = case.strip() or None
     try:
-        existing = assessments.find_assessment(name, int(year), case_text)
-        if existing is None:
-            assessments.ensure_unit(name, kind=kind)
-            existing = assessments.create_assessment(name, int(year), case_text, extensions)
-        else:
-            # Colleagues who start "the same" assessment end up answering it together.
-            flash(t("home.start.joined_existing", L, assessment=describe(existing)))
-        response_token = answers.start_response(existing.token, side, role.strip())
+        started = start_assessment(assessments, answers, actor, name, int(year), case.strip() or None, kind,
+                                   extensions, side, role.strip())
+    except Refused as exc:
+        st.error(t(exc.key, L, **exc.values))
+        return
     except ValueError as exc:  # the repositories' own checks, e.g. a case name that is too long
         st.error(t("home.error.store", L, reason=str(exc)))
         return
-    go_to_questionnaire(response_token)
+    if started.joined_existing:
+        # A coordinator who starts "the same" assessment again answers it with the others.
+        flash(t("home.start.joined_existing", L, assessment=describe(started.assessment)))
+    else:
+        hold(started.coordinator_token)
+        hold(started.invite_token)
+        flash(t("home.start.coordinator", L, assessment=describe(started.assessment)))
+    hold(started.response_token, personal=True)
+    go_to_questionnaire(started.response_token)
 
 
 # --- continue with a personal link -------------------------------------------------------
@@ -136,16 +149,19 @@ def continue_section() -> None:
 
 # --- the assessments so far --------------------------------------------------------------
 
-def list_section() -> None:
-    found = assessments.list_assessments()
-    if not found:
-        st.info(t("home.list.empty", L))
-        return
+def visible_assessments() -> list:
+    """The assessments whose results this visitor may see (none for an anonymous visitor)."""
+    if not allowed(actor, p.VIEW_RESULTS):
+        return []
+    return [info for info in assessments.list_assessments()
+            if allowed(actor, p.VIEW_RESULTS, Resource.of_assessment(info))]
+
+
+def list_section(found: list) -> None:
     rows = [{
         "unit": info.unit, "year": info.year, "case": info.case or "",
         "kind": t(f"home.kind.{info.kind}", L) if info.kind in KINDS else info.kind,
         "data": t("home.list.demo", L) if info.unit in DEMO_NAMES else "",
-        "results": app_url("results", a=info.token, **lang_params()),
     } for info in found]
     frame = pd.DataFrame(rows).sort_values(["data", "year", "unit"], ascending=[True, False, True])
     if frame["data"].any():
@@ -156,8 +172,17 @@ def list_section() -> None:
         "case": st.column_config.TextColumn(t("home.case.short", L)),
         "kind": st.column_config.TextColumn(t("home.kind", L)),
         "data": st.column_config.TextColumn(t("home.list.data", L)),
-        "results": st.column_config.LinkColumn(t("home.list.results", L), display_text=t("home.list.open", L)),
     })
+    # Opened within this session (a new tab would not carry an administrator's session).
+    by_key = {info.token: info for info in found}
+    chosen = st.selectbox(t("home.list.choose", L), list(by_key), key="list_choice",
+                          format_func=lambda key: describe(by_key[key]))
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button(t("home.list.results", L), key="list_results", icon="📊"):
+        st.switch_page("views/results.py", query_params={KEY_PARAM: chosen, **lang_params()})
+    if allowed(actor, p.COORDINATE, Resource.of_assessment(by_key[chosen])) and \
+            right.button(t("nav.coordinate", L), key="list_coordinate", icon="🔑"):
+        st.switch_page("views/coordinate.py", query_params={KEY_PARAM: chosen, **lang_params()})
 
 
 st.title(t("home.title", L))
@@ -170,11 +195,12 @@ invite = st.query_params.get("a")
 if invite:
     join_section(invite)
 
-tab_start, tab_continue, tab_list = st.tabs([t("home.tab.start", L), t("home.tab.continue", L),
-                                             t("home.tab.list", L)])
-with tab_start:
+visible = visible_assessments()
+tabs = st.tabs([t("home.tab.start", L), t("home.tab.continue", L)] + ([t("home.tab.list", L)] if visible else []))
+with tabs[0]:
     start_section()
-with tab_continue:
+with tabs[1]:
     continue_section()
-with tab_list:
-    list_section()
+if visible:
+    with tabs[2]:
+        list_section(visible)

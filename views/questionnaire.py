@@ -12,11 +12,16 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from assessment.access import links
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
 from assessment.framework.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.i18n import t
 from assessment.scoring.scores import progress
 from assessment.store.answers import Answers
 from assessment.store.responses import Responses
+from assessment.store.tokens import digest
+from views.access import KEY_PARAM, current_actor, link_held, require
 from views.autosave import Autosave
 from views.common import (app_url, find_response, framework, lang, lang_params, repository, show_flash,
                           stop_with)
@@ -30,6 +35,8 @@ PARTS = ("matrix", "principles")
 token = (st.query_params.get("r") or "").strip()
 if not token:
     stop_with(t("q.error.no_token", L))
+actor = current_actor()
+require(actor, p.ANSWER, Resource(response=digest(token)), refusal="q.error.unknown_token")
 KEY = f"q:{token}:"  # widget keys carry the token: two responses never share state
 
 # The response as this session last saved it. Loaded from the database once per
@@ -160,11 +167,20 @@ def header() -> None:
         st.error(message)
     done, total = progress(fw, response)
     st.progress(done / total if total else 0.0, text=t("q.progress", L, done=done, total=total))
-    with st.expander(t("q.links.title", L), icon="🔗"):
+    # Links are stored only as digests: shown here only to whoever holds them in this session.
+    invite = link_held(links.INVITE_LINK, assessment.id)
+    coordinator = link_held(links.COORDINATOR_LINK, assessment.id)
+    with st.expander(t("q.links.title", L), icon="🔗", expanded=coordinator is not None):
         st.markdown(t("q.links.personal", L))
         st.code(app_url("questionnaire", r=token, **lang_params()), language=None)
-        st.markdown(t("q.links.share", L))
-        st.code(app_url("", a=assessment.token, **lang_params()), language=None)
+        if invite:
+            st.markdown(t("q.links.share", L))
+            st.code(app_url("", a=invite, **lang_params()), language=None)
+        else:
+            st.caption(t("q.links.ask_coordinator", L))
+        if coordinator:
+            st.markdown(t("q.links.coordinator", L))
+            st.code(app_url("coordinate", c=coordinator, **lang_params()), language=None)
 
 
 def step_page(step_id: str) -> None:
@@ -227,8 +243,9 @@ def navigation() -> None:
     if page < len(PAGES) - 1:
         forward.button(t("q.next", L), on_click=go, args=(1,), type="primary", icon="➡️",
                        width="stretch", key="q:next")
-    results.page_link("views/results.py", label=t("q.to_results", L), icon="📊",
-                      query_params={"a": assessment.token, **lang_params()})
+    if allowed(actor, p.VIEW_RESULTS, Resource.of_assessment(assessment)):
+        results.page_link("views/results.py", label=t("q.to_results", L), icon="📊",
+                          query_params={KEY_PARAM: assessment.token, **lang_params()})
 
 
 autosave.save_unsaved(save_step, save_rating, save_comment)

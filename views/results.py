@@ -10,28 +10,42 @@ from __future__ import annotations
 
 import streamlit as st
 
+from assessment.access import links
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
 from assessment.i18n import t
 from assessment.scoring.scores import by_side
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
-from views.common import (app_url, find_assessment, find_response, framework, lang, lang_params, repository,
-                          stop_with)
+from views.access import (COORDINATOR_PARAM, INVITE_PARAM, KEY_PARAM, PERSONAL_PARAM, RESULTS_PARAM,
+                          current_actor, held_assessment, require)
+from views.common import find_assessment, framework, lang, lang_params, repository, stop_with
 from views.results_content import content, fingerprint
 
 L = lang()
 fw = framework()
 all_responses = repository(Responses)
+assessments = repository(Assessments)
+actor = current_actor()
 SIDES = ("public", "civil_society")
 
 
 def load_assessment():
-    a_token = (st.query_params.get("a") or "").strip()
-    r_token = (st.query_params.get("r") or "").strip()
-    if a_token:
-        return find_assessment(repository(Assessments), a_token) or stop_with(t("results.error.unknown", L))
-    if r_token:
-        info = find_response(all_responses, r_token)
-        return info.assessment if info else stop_with(t("results.error.unknown", L))
+    """The assessment a results or coordinator link (or, in a session allowed to, a key) names."""
+    param = lambda name: (st.query_params.get(name) or "").strip()  # noqa: E731
+    for name in (RESULTS_PARAM, COORDINATOR_PARAM):
+        link = links.resolve(assessments, param(name)) if param(name) else None
+        if param(name) and link is None:
+            stop_with(t("results.error.unknown", L))
+        if link is not None and link.assessment_id is not None:  # a unit's coordinator link names no assessment
+            return assessments.assessment_by_id(link.assessment_id) or stop_with(t("results.error.unknown", L))
+    if param(KEY_PARAM):
+        return find_assessment(assessments, param(KEY_PARAM)) or stop_with(t("results.error.unknown", L))
+    held = held_assessment(actor, "coordinates", "results")  # opened from the menu
+    if held is not None and not (param(INVITE_PARAM) or param(PERSONAL_PARAM)):
+        return assessments.assessment_by_id(held) or stop_with(t("results.error.unknown", L))
+    if param(INVITE_PARAM) or param(PERSONAL_PARAM):  # a link to answer is not a link to the results
+        stop_with(t("access.refused.view-results", L))
     stop_with(t("results.error.no_token", L))
 
 
@@ -59,7 +73,12 @@ def image_download(column, spec_json: str, name: str, fmt: str) -> None:
 # --- header ------------------------------------------------------------------------------
 
 assessment = load_assessment()
+here = Resource.of_assessment(assessment)
+require(actor, p.VIEW_RESULTS, here)
 started = all_responses.responses_for(assessment.token)
+with_comments = allowed(actor, p.READ_COMMENTS, here)
+if not with_comments:  # free text is the coordinator's to read: not in charts' data nor in downloads
+    started = [r.model_copy(update={"comments": {}}) for r in started]
 # Someone who opened the questionnaire but answered nothing is not a respondent (yet).
 responses = [r for r in started if r.steps or r.ratings]
 groups = by_side(responses)
@@ -73,10 +92,8 @@ for column, side in zip(counts[1:], SIDES):
     column.metric(t(f"common.side.{side}", L), len(groups[side]))
 if len(started) > len(responses):
     st.caption(t("results.not_started", L, count=len(started) - len(responses)))
-share_link = app_url("", a=assessment.token, **lang_params())
 if not responses:
     st.info(t("results.no_answers", L))
-    st.code(share_link, language=None)
     st.stop()
 
 compare = st.toggle(t("results.compare", L, year=assessment.year), key="results:compare",
@@ -141,5 +158,18 @@ answers_column.download_button(t("results.download.json", L), lambda: page["json
 for fmt in ("png", "svg"):
     image_download(radar_column, page["chart_json"]["radar"], "radar", fmt)
     image_download(heatmap_column, page["chart_json"]["heatmap"], "heatmap", fmt)
-st.caption(t("results.share", L))
-st.code(share_link, language=None)
+if with_comments:
+    st.subheader(t("results.comments", L))
+    st.caption(t("results.comments.help", L))
+    rows = [{t("results.col.what", L): fw.step_by_id[key].name(L) if key in fw.step_by_id else
+             fw.principle_by_id[key].name(L) if key in fw.principle_by_id else t("results.comments.general", L),
+             t("results.col.side", L): t(f"common.side.{r.side}", L), t("results.comments", L): text}
+            for r in responses for key, text in r.comments.items()]
+    if rows:
+        st.table(rows, hide_index=True)
+    else:
+        st.info(t("results.comments.none", L))
+if allowed(actor, p.COORDINATE, here):
+    st.caption(t("results.share", L))
+    st.page_link("views/coordinate.py", label=t("nav.coordinate", L), icon="🔑",
+                 query_params={KEY_PARAM: assessment.token, **lang_params()})

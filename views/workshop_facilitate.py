@@ -14,6 +14,8 @@ from datetime import date
 
 import streamlit as st
 
+from assessment.access import permissions as p
+from assessment.access.permissions import Resource, allowed
 from assessment.charts import scores as charts
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import LANGUAGE_NAMES, t
@@ -24,6 +26,7 @@ from assessment.workshop.repository import normalize_code
 from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import GROUPS, ORDERS
 from assessment.workshop.views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
+from views.access import current_actor
 from views.common import framework, lang, token_from
 from views.workshop_common import RECOVERABLE, base_url, error_text, inject_css, workshop_repository
 
@@ -332,6 +335,13 @@ if not code:
     create_page()
     st.stop()
 
+if not allowed(current_actor(), p.RUN_WORKSHOP, Resource(workshop=code)):
+    try:
+        control.get_workshop(code)  # an unknown code has a message of its own
+        st.error(t("workshop.error.forbidden", L))
+    except RECOVERABLE as exc:
+        show_error(exc)
+    st.stop()
 try:
     view = control.facilitator_state(code, secret)
 except RECOVERABLE as exc:

@@ -1,4 +1,4 @@
-"""Command line: ``assessment validate|score|demo|import|export|report|compare``.
+"""Command line: ``assessment validate|score|demo|import|export|report|compare|admin-link``.
 
 Each area registers its commands from its own module (see COMMAND_MODULES), so
 the entry point stays small. Errors are one readable line each on stderr, exit 2.
@@ -11,7 +11,8 @@ import importlib
 import sys
 
 # Modules with a ``register(subparsers)`` function adding their commands.
-COMMAND_MODULES = ("assessment.cli.core_commands", "assessment.cli.regional_commands")
+COMMAND_MODULES = ("assessment.cli.core_commands", "assessment.cli.regional_commands",
+                   "assessment.cli.access_commands")
 
 
 class UsageError(Exception):

@@ -21,10 +21,21 @@ import sqlalchemy as sa
 from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW
 from ..regional import followup as fs
+from ..store import audit
 from ..store.engine import engine_of, utcnow
 from ..store.tables import assessments, comments, ratings, responses, step_answers
 from ..store.tables import units as unit_table
+from ..store.tokens import record_key
 from .records import CSV_COLUMNS, DELIMITERS, FORMAT, LIST_SEP, VERSION, chunks, iso
+
+# Where an export may hold personal data (free text people wrote, e-mail addresses), said in the
+# export itself. In CSV: the columns `role` and `text`.
+PERSONAL_DATA = {
+    "assessments[].responses[].role": "a respondent's role, free text",
+    "assessments[].responses[].comments": "respondents' free-text comments",
+    "followups[].note": "free-text notes on commitments",
+    "audit[].actor": "signed-in people's e-mail addresses",
+}
 
 
 def _selection(unit: str | None, year: int | None, assessment: str | None) -> list:
@@ -34,7 +45,8 @@ def _selection(unit: str | None, year: int | None, assessment: str | None) -> li
     if year is not None:
         where.append(assessments.c.year == year)
     if assessment is not None:
-        where.append(assessments.c.token == assessment)
+        # The key, or a plain token from before keys were digests.
+        where.append(assessments.c.token.in_([assessment, record_key(assessment)]))
     return where
 
 
@@ -56,7 +68,7 @@ def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | Non
         if unit is not None and conn.execute(sa.select(unit_table.c.id).where(unit_table.c.name == unit)).first() is None:
             raise LookupError(f"no unit called '{unit}'")
         if assessment is not None and conn.execute(
-                sa.select(assessments.c.id).where(assessments.c.token == assessment)).first() is None:
+                sa.select(assessments.c.id).where(*_selection(None, None, assessment))).first() is None:
             raise LookupError(f"no assessment with token '{assessment}'")
         heads = conn.execute(
             sa.select(assessments.c.id, assessments.c.token, unit_table.c.name, assessments.c.year,
@@ -79,7 +91,7 @@ def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | Non
             "assessments": [{"token": h.token, "unit": h.name, "year": h.year, "case": h.case,
                              "extensions": list(h.extensions or []), "created_at": iso(h.created_at),
                              "responses": by_assessment[h.id]} for h in heads],
-            "agreements": [], "followups": [],
+            "agreements": [], "followups": [], "personal_data": PERSONAL_DATA,
         }
     if agreements and assessment is None:
         chosen = [a for a in fs.list_agreements(engine) if unit is None or a.unit == unit]
@@ -89,6 +101,8 @@ def export_data(db: Any, fw: Framework, unit: str | None = None, year: int | Non
             {"agreement": f.agreement_id, "commitment": f.commitment_id, "year": f.year, "status": f.status,
              "note": f.note, "updated_at": iso(f.updated_at)}
             for f in fs.followups(engine) if f.agreement_id in ids_ and (year is None or f.year == year)]
+    if unit is None and year is None and assessment is None:  # everything: the audit log comes along
+        data["audit"] = [entry.to_data() for entry in audit.entries(engine)]
     return data
 
 

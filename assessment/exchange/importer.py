@@ -23,7 +23,7 @@ from ..regional import followup as fs
 from ..regional import summaries
 from ..regional.agreements import Agreement
 from ..store.engine import bulk_insert, engine_of, utcnow, writer
-from ..store.repository import new_token
+from ..store.tokens import new_key, record_key
 from ..store.tables import agreements_table, assessments, comments, ratings, responses, step_answers, summary_state
 from ..store.tables import units as unit_table
 from .parse import check_duplicates, parse_import
@@ -87,6 +87,7 @@ def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
                   responses_unchanged=0)
     check_duplicates(bundle, problems)
     problems.raise_if_any()
+    _tokens_to_keys(bundle)
     with writer(engine).begin() as conn:
         unit_ids = _ensure_units(conn, bundle, counts)
         touched: set[int] = set()
@@ -135,6 +136,14 @@ def apply_bundle(db: Any, fw: Framework, bundle: ImportBundle) -> ImportSummary:
     return ImportSummary(bundle.source, agreements=agreements_written, followups=followups_written, **counts)
 
 
+def _tokens_to_keys(bundle: ImportBundle) -> None:
+    """Files carry stored keys, or plain tokens (older exports): match and store keys only."""
+    for record in bundle.assessments:
+        record.token = record_key(record.token) if record.token else None
+        for r in record.responses:
+            r.token = record_key(r.token)
+
+
 def _ensure_units(conn: sa.Connection, bundle: ImportBundle, counts: dict) -> dict[str, int]:
     wanted = {u.name: u for u in bundle.units}
     for record in bundle.assessments:
@@ -173,7 +182,7 @@ def _assessment_id(conn: sa.Connection, record: AssessmentRecord, unit_ids: dict
         case_key == (record.case or ""))).scalar()
     if found is not None:
         return found  # same unit, year and case under another token: merge into it
-    token = record.token or new_token()
+    token = record.token or new_key()
     conn.execute(assessments.insert().values(
         token=token, unit_id=unit_id, year=record.year, case=record.case, extensions=list(record.extensions),
         created_at=record.created_at or utcnow()))
@@ -261,13 +270,13 @@ def bulk_load(db: Any, fw: Framework, items: Iterable[Response], batch_size: int
                                                     .where(unit_table.c.name == r.unit)).scalar_one()
                 place = (r.unit, r.year, r.case or None)
                 if place not in assessment_ids:
-                    token = new_token()
+                    token = new_key()
                     conn.execute(assessments.insert().values(token=token, unit_id=unit_ids[r.unit], year=r.year,
                                                              case=r.case, extensions=list(r.extensions),
                                                              created_at=now))
                     assessment_ids[place] = conn.execute(sa.select(assessments.c.id)
                                                          .where(assessments.c.token == token)).scalar_one()
-            heads = [{"token": new_token(), "assessment_id": assessment_ids[(r.unit, r.year, r.case or None)],
+            heads = [{"token": new_key(), "assessment_id": assessment_ids[(r.unit, r.year, r.case or None)],
                       "side": r.side, "role": r.role, "extensions": None, "created_at": now, "updated_at": now,
                       "submitted_at": now} for r in batch]
             ids = [row[0] for row in conn.execute(

@@ -90,6 +90,9 @@ class _ExportIn(_Loose):
     assessments: list[dict] = Field(default_factory=list)
     agreements: list[dict] = Field(default_factory=list)
     followups: list[dict] = Field(default_factory=list)
+    # Written by exports, not imported: the audit log stays with the deployment that wrote it.
+    personal_data: dict = Field(default_factory=dict)
+    audit: list[dict] = Field(default_factory=list)
 
 
 def _model(model: type[BaseModel], data: Any, path: tuple, problems: ProblemList) -> Any:

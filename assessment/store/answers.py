@@ -20,6 +20,7 @@ from .assessments import assessment_id
 from .engine import aware, utcnow
 from .repository import Repository, new_token, upsert
 from .tables import assessments, comments, ratings, responses, step_answers
+from .tokens import digest
 
 
 class Answers(Repository):
@@ -36,7 +37,7 @@ class Answers(Repository):
         with self._write() as conn:
             found = assessment_id(conn, token)
             conn.execute(responses.insert().values(
-                token=response_token, assessment_id=found, side=side, role=role,
+                token=digest(response_token), assessment_id=found, side=side, role=role,
                 created_at=now, updated_at=now))
         return response_token
 
@@ -46,7 +47,7 @@ class Answers(Repository):
             sa.update(responses).where(responses.c.token == token).values(updated_at=utcnow())
             .returning(responses.c.id, responses.c.extensions, responses.c.assessment_id)).first()
         if row is None:
-            raise LookupError(f"no response with token {token!r}")
+            raise LookupError("no response with that personal link")
         extensions = row.extensions
         if extensions is None and self.framework is not None:
             extensions = conn.execute(sa.select(assessments.c.extensions)
@@ -55,7 +56,7 @@ class Answers(Repository):
 
     def save_step(self, response_token: str, step_id: str, level: str, tools: Iterable[str] = ()) -> None:
         """Save (or overwrite) the level reached and tools used at one decision step."""
-        token = checks.token(response_token, "response")
+        token = checks.response_key(response_token)
         step_id = checks.key(step_id, "step id")
         level = checks.key(level, f"step '{step_id}': level")
         try:
@@ -73,7 +74,7 @@ class Answers(Repository):
 
     def clear_step(self, response_token: str, step_id: str) -> None:
         """Forget the answer for one step (unanswered again)."""
-        token, step_id = checks.token(response_token, "response"), checks.key(step_id, "step id")
+        token, step_id = checks.response_key(response_token), checks.key(step_id, "step id")
         with self._write() as conn:
             response_id, _ = self._touch(conn, token)
             conn.execute(sa.delete(step_answers).where(step_answers.c.response_id == response_id,
@@ -81,7 +82,7 @@ class Answers(Repository):
 
     def save_rating(self, response_token: str, key: str, value: int | str | None) -> None:
         """Save a statement's rating: a number, 'dont_know', or None to clear it."""
-        token, key = checks.token(response_token, "response"), checks.key(key, "statement key")
+        token, key = checks.response_key(response_token), checks.key(key, "statement key")
         stored = checks.rating(value)
         with self._write() as conn:
             response_id, _ = self._touch(conn, token)
@@ -97,7 +98,7 @@ class Answers(Repository):
 
     def save_comment(self, response_token: str, key: str, text: str | None) -> None:
         """Save a comment on a step, a statement or 'general'; empty text deletes it."""
-        token, key = checks.token(response_token, "response"), checks.key(key, "comment key")
+        token, key = checks.response_key(response_token), checks.key(key, "comment key")
         if text is not None and not isinstance(text, str):
             raise ValueError(f"a comment must be a text (got {text!r})")
         text = (text or "").strip()
@@ -112,7 +113,7 @@ class Answers(Repository):
 
     def submit_response(self, response_token: str) -> datetime:
         """Mark a response as submitted (the first time counts); returns when."""
-        token = checks.token(response_token, "response")
+        token = checks.response_key(response_token)
         with self._write() as conn:
             self._touch(conn, token)
             conn.execute(sa.update(responses).where(responses.c.token == token,
@@ -123,7 +124,7 @@ class Answers(Repository):
         return aware(when)
 
     def delete_response(self, response_token: str) -> None:
-        token = checks.token(response_token, "response")
+        token = checks.response_key(response_token)
         with self._write() as conn:
             if conn.execute(sa.delete(responses).where(responses.c.token == token)).rowcount == 0:
-                raise LookupError(f"no response with token {token!r}")
+                raise LookupError("no response with that personal link")

@@ -1,5 +1,6 @@
 """Units (municipalities, regions, organisations) and their assessments: one per unit,
-year and optional case, found by the token of its share link."""
+year and optional case, found by a random key that opens nothing (the links that open
+an assessment are in ``access_links``, see assessment/access/links.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sqlalchemy.engine import Connection
 
 from . import checks
 from .engine import aware, utcnow
-from .repository import Repository, insert, new_token
+from .repository import Repository, insert
+from .tokens import new_key
 from .tables import SIDES, assessments, case_key, responses, units
 
 
@@ -114,7 +116,7 @@ class Assessments(Repository):
         case = checks.optional_name(case, "case")
         extensions = checks.id_list(extensions, "extensions")
         checks.against_framework(self.framework, extensions)
-        token = new_token()
+        token = new_key()
         exists = ValueError(f"{unit} already has an assessment for {year}"
                             + (f" (case {case!r})" if case else ""))
         try:
@@ -144,6 +146,12 @@ class Assessments(Repository):
         if row is None:
             raise LookupError(f"no assessment with token {token!r}")
         return assessment_info(row)
+
+    def assessment_by_id(self, id_: int) -> AssessmentInfo | None:
+        """The assessment with this id (as a link names it), or None."""
+        with self._read() as conn:
+            row = conn.execute(assessment_query().where(assessments.c.id == id_)).first()
+        return assessment_info(row) if row else None
 
     def find_assessment(self, unit: str, year: int, case: str | None = None) -> AssessmentInfo | None:
         """The assessment of `unit` for `year` and `case`, or None."""

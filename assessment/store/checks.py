@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 
 from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW, Response, validate_against
+from .tokens import digest
 from .tables import KEY_MAX, NAME_MAX, SIDES, UNIT_KINDS, YEAR_MAX, YEAR_MIN
 
 
@@ -75,6 +76,11 @@ def token(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise LookupError(f"no {what} with token {value!r}")
     return value
+
+
+def response_key(value: Any) -> str:
+    """The stored key of a personal link: its digest (links are never stored as given)."""
+    return digest(token(value, "response"))
 
 
 def rating(value: Any) -> tuple[int | None, bool] | None:

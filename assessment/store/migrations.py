@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from .engine import check_connection, get_engine, utcnow, writer
-from .tables import metadata
+from .tables import access_links, assessments, metadata, responses
+from .tokens import digest
 
 schema_version = sa.Table(
     "schema_version", metadata,
@@ -44,10 +45,35 @@ def add_column(conn: Connection, table: str, column: sa.Column) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {name} {ddl_type}{default}{null}")
 
 
+def _hash_link_tokens(conn: Connection) -> None:
+    """Schema 2: link tokens stored as digests.
+
+    Respondents' personal links keep working (their tokens are stored as digests, looked up
+    by digest). An assessment's old share link keeps working as its invite link (it lets
+    people answer, no longer see the results); the assessment's key becomes the digest, so
+    files exported before still import without duplicates.
+    """
+    access_links.create(conn, checkfirst=True)
+    now = utcnow()
+    rows = conn.execute(sa.select(assessments.c.id, assessments.c.token)).all()
+    if rows:
+        conn.execute(access_links.insert(), [
+            {"kind": "invite", "token_hash": digest(token), "assessment_id": id_, "unit_id": None,
+             "created_at": now, "created_by": "migration"} for id_, token in rows])
+        conn.execute(assessments.update().where(assessments.c.id == sa.bindparam("id_"))
+                     .values(token=sa.bindparam("key")), [{"id_": id_, "key": digest(token)} for id_, token in rows])
+    rows = conn.execute(sa.select(responses.c.id, responses.c.token)).all()
+    for start in range(0, len(rows), 5000):
+        conn.execute(responses.update().where(responses.c.id == sa.bindparam("id_"))
+                     .values(token=sa.bindparam("key")),
+                     [{"id_": id_, "key": digest(token)} for id_, token in rows[start:start + 5000]])
+
+
 # Ordered: MIGRATIONS[i] brings the schema to version i + 1. Append, never edit or reorder.
 # A fresh database gets create_all (the current schema) and is stamped with the latest version.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _create_all,  # 1
+    _hash_link_tokens,  # 2: link tokens stored as digests; share links become invite links
 ]
 
 # Arbitrary constant: serialises concurrent init_db calls on one PostgreSQL database.

@@ -8,7 +8,6 @@ carries the connection pool.
 
 from __future__ import annotations
 
-import secrets
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -19,10 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from ..framework.matrix import Framework
 from .engine import get_engine, writer
 from .migrations import ensure_schema
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(16)
+from .tokens import new_token  # noqa: F401 - the repositories' one maker of link tokens
 
 
 def insert(conn: Connection, table: sa.Table):

@@ -22,6 +22,7 @@ from . import checks
 from .assessments import AssessmentInfo, assessment_id, assessment_info
 from .engine import aware, bulk_insert, utcnow
 from .repository import Repository, insert, new_token
+from .tokens import digest, new_key
 from .response_loading import build_response, gc_paused, ratings_by_response, steps_by_response
 from .tables import KEY_MAX, UNIT_KINDS, assessments, case_key, comments, ratings, responses, step_answers
 from .tables import units as unit_table
@@ -44,11 +45,11 @@ class Responses(Repository):
 
     def get_response(self, token: str) -> ResponseInfo:
         """A response as saved so far; LookupError if the token is unknown."""
-        token = checks.token(token, "response")
+        token = checks.response_key(token)
         with self._read() as conn:
             loaded = self._load(conn, [responses.c.token == token], with_info=True)
         if not loaded:
-            raise LookupError(f"no response with token {token!r}")
+            raise LookupError("no response with that personal link")
         return loaded[0]
 
     def responses_for(self, assessment_token: str) -> list[Response]:
@@ -210,7 +211,7 @@ class Responses(Repository):
                                      .where(unit_table.c.name.in_(names))).all())
         now = utcnow()
         conn.execute(insert(conn, assessments).on_conflict_do_nothing(), [
-            {"token": new_token(), "unit_id": unit_ids[unit], "year": year, "case": r.case,
+            {"token": new_key(), "unit_id": unit_ids[unit], "year": year, "case": r.case,
              "extensions": list(r.extensions), "created_at": now}
             for (unit, year, _), r in first.items()])
         names_by_id = {id_: name for name, id_ in unit_ids.items()}
@@ -227,7 +228,7 @@ class Responses(Repository):
         for response, token in zip(batch, tokens):
             aid, assessment_extensions = places[(response.unit, response.year, response.case or "")]
             own = response.extensions if response.extensions != assessment_extensions else None
-            rows.append({"token": token, "assessment_id": aid, "side": response.side,
+            rows.append({"token": digest(token), "assessment_id": aid, "side": response.side,
                          "role": checks.role(response.role), "extensions": own,
                          "created_at": now, "updated_at": now, "submitted_at": now})
         ids = {token: id_ for id_, token in conn.execute(
@@ -235,7 +236,7 @@ class Responses(Repository):
                                          sort_by_parameter_order=True), rows)}
         steps, rates, notes = [], [], []
         for response, token in zip(batch, tokens):
-            rid = ids[token]
+            rid = ids[digest(token)]
             steps += [(rid, step_id, answer.level, json.dumps(answer.tools))
                       for step_id, answer in response.steps.items()]
             rates += [(rid, key, None, True) if value == DONT_KNOW else (rid, key, value, False)

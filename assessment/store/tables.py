@@ -241,3 +241,39 @@ responses_change_index = sa.Index("ix_responses_assessment_updated",
                                   responses.c.assessment_id, responses.c.updated_at)
 # data_version's "latest update" in one index lookup instead of a scan.
 responses_updated_index = sa.Index("ix_responses_updated", responses.c.updated_at)
+
+# --- who may see and change what (assessment/access/) -------------------------------------------
+
+LINK_KINDS = ("administrator", "coordinator", "results", "invite")
+ACTOR_MAX = 200
+# Links that grant something; only each token's SHA-256 digest is stored. A coordinator link
+# covers one assessment or a whole unit; the administrator's covers the deployment.
+access_links = sa.Table(
+    "access_links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("assessment_id", sa.Integer, sa.ForeignKey("assessments.id", ondelete="CASCADE"), index=True),
+    sa.Column("unit_id", sa.Integer, sa.ForeignKey("units.id", ondelete="CASCADE"), index=True),
+    _timestamp("created_at"),
+    sa.Column("created_by", sa.String(ACTOR_MAX), nullable=False),
+    _timestamp("revoked_at", nullable=True),
+    sa.CheckConstraint(sa.column("kind").in_(LINK_KINDS), name="kind"),
+)
+# Settings of the deployment (e.g. whether the named comparison is published), values as JSON.
+access_settings = sa.Table(
+    "access_settings", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    _timestamp("updated_at"),
+)
+# Writes that changed other people's data: who (signed-in identity or role), what, when.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("actor", sa.String(ACTOR_MAX), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+)
