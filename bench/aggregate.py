@@ -100,7 +100,7 @@ def generate(fw: Framework, units: int, years: int, respondents: int, seed: int 
     return items, flat, names
 
 
-def duckdb_baseline(flat: dict, scale_max: int, repeat: int):
+def duckdb_baseline(flat: dict, scale, repeat: int):
     import duckdb
     import pandas as pd
 
@@ -110,7 +110,8 @@ def duckdb_baseline(flat: dict, scale_max: int, repeat: int):
     query = f"""
         WITH unit_scores AS (
             SELECT unit, year, principle,
-                   round(avg(value) FILTER (WHERE value >= 0) / {scale_max} * 100, 1) AS score
+                   round((avg(value) FILTER (WHERE value >= 0) - {scale.min}) / ({scale.max} - {scale.min}) * 100, 1)
+                         AS score
             FROM ratings GROUP BY unit, year, principle)
         SELECT year, principle, quantile_cont(score, 0.25) AS q1, median(score) AS med,
                quantile_cont(score, 0.75) AS q3, list(score ORDER BY unit) AS scores
@@ -179,7 +180,7 @@ def main() -> None:
         cold_s = time.perf_counter() - start
     del items
 
-    base_s, base = duckdb_baseline(flat, fw.scale.max, args.repeat)
+    base_s, base = duckdb_baseline(flat, fw.scale, args.repeat)
     print(f"baseline  duckdb group-by + quartiles           {base_s * 1000:8.1f} ms")
 
     if cold_s is not None:

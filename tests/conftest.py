@@ -84,6 +84,28 @@ def framework():
     return load_framework()
 
 
+@pytest.fixture(scope="session")
+def scaled_framework():
+    """Factory: ``scaled_framework(1, 5)`` is the shipped matrix with a 1-5 rating scale
+    (a label per value), read through the same validation as matrix.yaml."""
+    import yaml
+
+    from assessment.framework.matrix import DEFAULT_MATRIX, parse_framework
+
+    base = yaml.safe_load(DEFAULT_MATRIX.read_text(encoding="utf-8"))
+    made = {}
+
+    def make(low: int, high: int):
+        if (low, high) not in made:
+            labels = [{"value": v, "label": {"sv": f"{v} av {high}", "en": f"{v} of {high}"}}
+                      for v in range(low, high + 1)]
+            data = dict(base, scale=dict(base["scale"], min=low, max=high, labels=labels))
+            made[(low, high)] = parse_framework(yaml.safe_dump(data, allow_unicode=True), f"scale_{low}_{high}.yaml")
+        return made[(low, high)]
+
+    return make
+
+
 # --- databases ---------------------------------------------------------------------------
 
 def _make_schema_engine(url: str):

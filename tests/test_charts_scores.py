@@ -62,9 +62,16 @@ def test_radar_from_real_answers_matches_the_scores(framework):
     assert row.answered == 1
 
 
+def test_grid_rings_sit_at_the_scale_values_as_scores(scaled_framework):
+    # One ring per value of a 1-5 scale: the lowest answer at the centre, the highest at 100.
+    assert charts.grid_steps(scaled_framework(1, 5)) == [0.0, 25.0, 50.0, 75.0, 100.0]
+    assert charts.grid_steps(scaled_framework(0, 10)) == [v * 10.0 for v in range(11)]
+
+
 def test_grid_follows_the_scale(framework):
     steps = charts.grid_steps(framework)
-    assert steps == [v / framework.scale.max * 100 for v in framework.scale.values]
+    low, high = framework.scale.min, framework.scale.max
+    assert steps == [(v - low) / (high - low) * 100 for v in framework.scale.values]
     grid = charts.radar_grid(framework)
     assert sorted(grid["ring"].unique()) == [s for s in steps if s > 0]
     for ring, group in grid.groupby("ring"):

@@ -193,6 +193,22 @@ def test_database_path_equals_pure_path(engine, framework, region):
     assert summaries.unit_info(engine)["A"] == ("municipality", "Län X")
 
 
+def test_database_path_scores_on_a_one_to_five_scale(engine, scaled_framework):
+    # The summaries hold sums, not scores: the score is made when read, on the matrix's own scale.
+    fw = scaled_framework(1, 5)
+    items = [resp(fw, "A", 2024, quality=(1, 1)), resp(fw, "B", 2024, quality=(3, 5)),
+             resp(fw, "B", 2024, "civil_society", quality=(5, 5))]
+    Responses(engine, fw).add_responses(items)
+    public = aggregates.unit_scores(fw, aggregates.load_aggregates(engine, fw, side="public"), 2024)
+    assert (score(public, "A"), score(public, "B")) == (0.0, 75.0)  # 1 is 0; mean 4 is 3/4 of 1-5
+    from_db = aggregates.load_aggregates(engine, fw)
+    assert score(aggregates.unit_scores(fw, from_db, 2024), "B") == 87.5  # both sides: mean 18 / 4 = 4.5
+    assert aggregates.score_values(fw, from_db, 2024)["A"][[p.id for p in fw.principles].index("quality")] == 0.0
+    for unit in ("A", "B"):
+        mine = [r for r in items if r.unit == unit]
+        assert aggregates.unit_scores(fw, from_db, 2024)[unit] == principle_scores(fw, mine)
+
+
 def test_comparison_follows_every_kind_of_change(engine, framework, region):
     assessments, answers, responses = Assessments(engine), Answers(engine), Responses(engine)
     responses.add_responses(region)

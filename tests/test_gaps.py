@@ -13,7 +13,7 @@ def text(word: str) -> dict:
     return {"sv": word, "en": word}
 
 
-def tiny_framework() -> Framework:
+def tiny_framework(low: int = 0, high: int = 4) -> Framework:
     """Two principles (3 statements), two steps, four levels + optional mobilisation; scale 0-4."""
     levels = ["information", "consultation", "dialogue", "partnership"]
     steps = ["agenda", "decision"]
@@ -21,8 +21,8 @@ def tiny_framework() -> Framework:
              for s in steps for lv in levels]
     return Framework.model_validate({
         "title": text("Tiny"),
-        "scale": {"min": 0, "max": 4, "dont_know": text("?"),
-                  "labels": [{"value": v, "label": text(str(v))} for v in range(5)]},
+        "scale": {"min": low, "max": high, "dont_know": text("?"),
+                  "labels": [{"value": v, "label": text(str(v))} for v in range(low, high + 1)]},
         "levels": [{"id": lv, "name": text(lv), "description": text(lv)} for lv in levels]
         + [{"id": "mobilisation", "name": text("m"), "description": text("m"), "optional": True}],
         "steps": [{"id": s, "name": text(s), "description": text(s)} for s in steps],
@@ -110,3 +110,13 @@ def test_step_none_counts_as_zero_and_extensions_share_one_ladder(fw):
     assert (agenda.public, agenda.civil_society, agenda.difference) == (0.0, 80.0, -80.0)
     assert level_percent(fw, "partnership") == 100.0
     assert level_percent(fw, "partnership", ["mobilisation"]) == 80.0
+
+
+def test_statement_gap_on_a_one_to_five_scale():
+    # 1 and 5 are the ends of the scale: 0 and 100, a gap of 100 points; 3 is the middle, 50.
+    fw = tiny_framework(1, 5)
+    gaps = gap_table(fw, [response("public", {"independence.criticism": 5, "dialogue.early": 3}, {}),
+                          response("civil_society", {"independence.criticism": 1, "dialogue.early": 3}, {})])
+    by_key = {g.key: g for g in gaps}
+    assert by_key["independence.criticism"] == Gap("statement", "independence.criticism", 100.0, 0.0, 100.0)
+    assert by_key["dialogue.early"] == Gap("statement", "dialogue.early", 50.0, 50.0, 0.0)

@@ -37,6 +37,33 @@ def test_score_is_mean_over_scale_max_times_100(fw):
     assert s.unanswered == len(k) - 3
 
 
+# (scale, ratings of one principle, score worked out by hand as (mean - min) / (max - min) * 100)
+SCALES = [
+    ((0, 4), [4, 2, 3], 75.0),  # mean 3, three quarters of the way from 0 to 4
+    ((1, 5), [1, 1, 1], 0.0),  # the lowest answer scores 0 (not 1/5 = 20)
+    ((1, 5), [3, 3, 3], 50.0),  # the middle of the scale (not 3/5 = 60)
+    ((1, 5), [5, 5, 5], 100.0),
+    ((1, 5), [2, 3, 5], 58.3),  # mean 10/3: (10/3 - 1) / 4 = 0.5833
+    ((0, 10), [7, 9, 2], 60.0),
+    ((0, 10), [0, 0, 1], 3.3),
+]
+
+
+@pytest.mark.parametrize("scale,ratings,expected", SCALES, ids=[f"{s[0]}-{s[1]}:{r}" for s, r, _ in SCALES])
+def test_score_is_the_mean_answers_position_on_the_scale(scaled_framework, scale, ratings, expected):
+    fw = scaled_framework(*scale)
+    k = keys_of(fw, "independence")
+    response = make(fw, ratings=dict(zip(k, ratings)))
+    assert score_of(principle_scores(fw, [response]), "independence").score == expected
+    single = next(s for s in statement_scores(fw, [response]) if s.key == k[0])
+    assert single.score == round((ratings[0] - scale[0]) / (scale[1] - scale[0]) * 100, 1)
+
+
+def test_scale_percent_ends_and_middle(scaled_framework):
+    scale = scaled_framework(1, 5).scale
+    assert [scale.percent(v) for v in scale.values] == [0.0, 25.0, 50.0, 75.0, 100.0]
+
+
 def test_dont_know_is_left_out_and_counted(fw):
     k = keys_of(fw, "dialogue")
     response = make(fw, ratings={k[0]: 1, k[1]: DONT_KNOW, k[2]: DONT_KNOW})

@@ -258,7 +258,7 @@ if part == "matrix":
                                    format_func=lambda s: fw.step_by_id[s].name(L))
     step_page(step_id)
 else:
-    st.markdown(t("q.principles.help", L, scale_max=fw.scale.max))
+    st.markdown(t("q.principles.help", L))
     principle_id = st.segmented_control(t("q.principle", L), PRINCIPLE_IDS, key=PRINCIPLE_KEY, required=True,
                                         format_func=lambda p: fw.principle_by_id[p].name(L))
     principle_page(principle_id)

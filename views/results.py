@@ -115,7 +115,7 @@ with radar_column:
         st.caption(t("results.compare.legend", L) if band_responses else t("results.compare.none", L))
 with summary_column:
     st.markdown(page["summary"])
-st.caption(t("results.scores.help", L, scale_max=fw.scale.max))
+st.caption(t("results.scores.help", L, scale_min=fw.scale.min, scale_max=fw.scale.max))
 table(page["scores"])
 
 # --- decision steps ----------------------------------------------------------------------

@@ -70,8 +70,8 @@ def polar(radius: float, angle: float) -> tuple[float, float]:
 
 
 def grid_steps(fw: Framework) -> list[float]:
-    """Radii of the concentric gridlines: each scale value as a score (0..max -> 0..100)."""
-    return [round(v / fw.scale.max * 100, 6) for v in fw.scale.values if v / fw.scale.max * 100 >= 0]
+    """Radii of the concentric gridlines: each scale value as a score (min -> 0, max -> 100)."""
+    return [round(fw.scale.percent(v), 6) for v in fw.scale.values]
 
 
 class RadarPoint(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .yamlsource import LineMap, Problem, SourceError, duplicate_ids, parse_model, read_yaml
+from .yamlsource import LineMap, Problem, SourceError, duplicate_ids, load_yaml, parse_model, read_yaml
 
 LANGUAGES = ("sv", "en")
 Lang = Literal["sv", "en"]
@@ -66,6 +66,13 @@ class Scale(Strict):
     @property
     def values(self) -> list[int]:
         return list(range(self.min, self.max + 1))
+
+    def percent(self, mean: float) -> float:
+        """A rating (or a mean of ratings) as its position on the scale, 0-100: min is 0, max is 100.
+
+        Not ``mean / max``: on a 1-5 scale the lowest answer must score 0, not 20.
+        """
+        return (mean - self.min) / (self.max - self.min) * 100
 
 
 class Level(Strict):
@@ -216,7 +223,11 @@ def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
                                               f"missing cell for step '{step.id}' and level '{level.id}'"))
 
     scale = fw.scale
-    if scale.max <= scale.min:
+    if scale.max == scale.min:
+        problems.append(lines.problem(("scale", "max"),
+                                      f"the scale has one value only (min = max = {scale.max}): a score is the "
+                                      "answer's position between min and max, so max must be greater than min"))
+    elif scale.max < scale.min:
         problems.append(lines.problem(("scale", "max"),
                                       f"scale max ({scale.max}) must be greater than min ({scale.min})"))
     else:
@@ -237,8 +248,15 @@ def _check_references(fw: Framework, lines: LineMap) -> list[Problem]:
 
 def load_framework(path: str | Path | None = None) -> Framework:
     """Load and validate a matrix file; raises SourceError listing every problem."""
-    path = Path(path) if path else matrix_path()
-    data, lines = read_yaml(path)
+    return _framework(*read_yaml(Path(path) if path else matrix_path()))
+
+
+def parse_framework(text: str, source: str) -> Framework:
+    """A matrix from YAML text (e.g. a region's own copy); raises SourceError like load_framework."""
+    return _framework(*load_yaml(text, source))
+
+
+def _framework(data: object, lines: LineMap) -> Framework:
     if not isinstance(data, dict):
         raise SourceError([lines.problem((), "the file must be a mapping with levels, steps, cells and principles")])
     framework = parse_model(Framework, data, lines)

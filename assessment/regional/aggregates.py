@@ -4,8 +4,8 @@ rating sums per principle and the respondents per level and step.
 Built from the database (``load_aggregates``, reading the per-assessment summaries of
 ``regional.summaries``) or from ``Response`` objects (``aggregate_responses``); both give
 the same numbers. Scores follow ``scoring``: pooled ratings, 'dont_know' left out,
-score = mean / scale max * 100, rounded to 0.1. Several cases of one unit and year are
-pooled.
+score = the mean's position on the scale (``scoring.scores.scale_score``: (mean - min) /
+(max - min) * 100, rounded to 0.1). Several cases of one unit and year are pooled.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW, Response
-from ..scoring.scores import PrincipleScore
+from ..scoring.scores import PrincipleScore, scale_score
 from ..store.engine import engine_of
 from . import summaries
 from .summary_freshness import ensure_summaries
@@ -117,7 +117,6 @@ AGG_SIDE: Any = object()
 def unit_scores(fw: Framework, agg: Aggregates, year: int, side: str | None = AGG_SIDE) -> dict[str, list[PrincipleScore]]:
     """Per unit with respondents that year: scoring.principle_scores of its pooled responses."""
     side = agg.side if side is AGG_SIDE else side
-    scale_max = fw.scale.max
     principles = [(p.id, len(p.statements)) for p in fw.principles]
     none = (0, 0, 0)
     out = {}
@@ -126,8 +125,7 @@ def unit_scores(fw: Framework, agg: Aggregates, year: int, side: str | None = AG
         scores = []
         for pid, statements in principles:
             answered, total, dont_know = sums.get(pid, none)
-            score = round(total / answered / scale_max * 100, 1) if answered else None
-            scores.append(PrincipleScore(pid, score, answered, dont_know,
+            scores.append(PrincipleScore(pid, scale_score(fw.scale, total, answered), answered, dont_know,
                                          n * statements - answered - dont_know, statements))
         out[unit] = scores
     return out
@@ -137,7 +135,7 @@ def score_values(fw: Framework, agg: Aggregates, year: int, side: str | None = A
     """Per unit: just the scores of unit_scores (framework order), without the counts; cheap
     enough to compute for every year and unit of a region."""
     side = agg.side if side is AGG_SIDE else side
-    scale = 100 / fw.scale.max
+    scale = fw.scale
     pids = [p.id for p in fw.principles]
     out = {}
     for unit in agg.units_in(year, side):
@@ -145,14 +143,14 @@ def score_values(fw: Framework, agg: Aggregates, year: int, side: str | None = A
         row = []
         for pid in pids:
             found = sums.get(pid)
-            row.append(round(found[1] / found[0] * scale, 1) if found and found[0] else None)
+            row.append(scale_score(scale, found[1], found[0]) if found else None)
         out[unit] = row
     return out
 
 
 def all_score_values(fw: Framework, agg: Aggregates, side: str | None) -> dict[int, dict[str, list]]:
     """score_values of every year in one pass: {year: {unit: scores}}, years and units sorted."""
-    scale = 100 / fw.scale.max
+    scale = fw.scale
     pids = [p.id for p in fw.principles]
     by_year: dict[int, dict[str, list]] = defaultdict(dict)
     respondents = agg.respondents
@@ -163,7 +161,7 @@ def all_score_values(fw: Framework, agg: Aggregates, side: str | None) -> dict[i
         row = []
         for pid in pids:
             found = get(pid)
-            row.append(round(found[1] / found[0] * scale, 1) if found and found[0] else None)
+            row.append(scale_score(scale, found[1], found[0]) if found else None)
         by_year[key[1]][key[0]] = row
     for (unit, year, s), n in respondents.items():  # respondents who rated nothing
         if s == side and n and unit not in by_year[year]:

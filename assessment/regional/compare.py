@@ -3,8 +3,9 @@ levels reached per step, trends, and everything a comparison page shows. Filtera
 by side.
 
 Pure functions over ``aggregates.Aggregates`` with the semantics of ``scoring``
-(pooled ratings, 'dont_know' left out, score = mean / scale max * 100, rounded to
-0.1; a group's step level = median_low of the respondents' level ranks).
+(pooled ratings, 'dont_know' left out, score = the mean's position on the scale,
+(mean - min) / (max - min) * 100, rounded to 0.1; a group's step level = median_low
+of the respondents' level ranks).
 """
 
 from __future__ import annotations

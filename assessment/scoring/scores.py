@@ -1,8 +1,9 @@
 """Scores of the principles and their statements: pure functions of the framework and
 responses (levels reached and advice are in ``levels``).
 
-Formula (documented in the README): principle score = mean of the numeric ratings of
-the principle's statements, divided by the scale maximum, times 100; ``dont_know``
+Formula (documented in the README): principle score = the mean of the numeric ratings
+of the principle's statements as a position on the scale: (mean - min) / (max - min)
+* 100, so the lowest answer scores 0 and the highest 100 on any scale; ``dont_know``
 and unanswered ratings are left out and counted beside the score. With several
 respondents the ratings of all of them are pooled.
 """
@@ -10,9 +11,9 @@ respondents the ratings of all of them are pooled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable
 
-from ..framework.matrix import Framework
+from ..framework.matrix import Framework, Scale
 from ..framework.responses import DONT_KNOW, Response
 
 
@@ -35,11 +36,12 @@ class StatementScore:
     dont_know: int
 
 
-def _to_percent(values: Sequence[int], scale_min: int, scale_max: int) -> float | None:
-    if not values:
+def scale_score(scale: Scale, total: float, answered: int) -> float | None:
+    """The score of `answered` ratings summing to `total`: their mean's position on the scale, 0-100
+    rounded to 0.1; None when nothing was answered. Every score of the tool is made here."""
+    if not answered:
         return None
-    # Mean over the maximum, as the agreement's follow-ups report it: 0..max -> 0..100.
-    return round(sum(values) / len(values) / scale_max * 100, 1)
+    return round(scale.percent(total / answered), 1)
 
 
 def statement_scores(fw: Framework, responses: Iterable[Response]) -> list[StatementScore]:
@@ -48,7 +50,7 @@ def statement_scores(fw: Framework, responses: Iterable[Response]) -> list[State
     for key, (principle, _statement) in fw.statement_by_key.items():
         values = [r.ratings[key] for r in responses if key in r.ratings]
         numeric = [v for v in values if v != DONT_KNOW]
-        out.append(StatementScore(key, principle.id, _to_percent(numeric, fw.scale.min, fw.scale.max),
+        out.append(StatementScore(key, principle.id, scale_score(fw.scale, sum(numeric), len(numeric)),
                                   len(numeric), len(values) - len(numeric)))
     return out
 
@@ -70,7 +72,7 @@ def principle_scores(fw: Framework, responses: Iterable[Response]) -> list[Princ
                     dont_know += 1
                 else:
                     numeric.append(value)
-        out.append(PrincipleScore(principle.id, _to_percent(numeric, fw.scale.min, fw.scale.max),
+        out.append(PrincipleScore(principle.id, scale_score(fw.scale, sum(numeric), len(numeric)),
                                   len(numeric), dont_know, unanswered, len(keys)))
     return out
 
