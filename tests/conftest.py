@@ -240,6 +240,16 @@ def db_url(request) -> str:
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
+def database_rows(engine) -> dict[str, list[str]]:
+    """Every row of every table of the schema, as sorted text: equal before and after means
+    the database is unchanged."""
+    from assessment.store.tables import metadata
+
+    with engine.connect() as conn:
+        return {table.name: sorted(repr(tuple(row)) for row in conn.execute(table.select()))
+                for table in metadata.sorted_tables}
+
+
 @pytest.fixture
 def engine(db_url):
     """Engine with the schema created: once on SQLite, once on PostgreSQL."""

@@ -118,7 +118,7 @@ def one_error(capsys) -> str:
     (["export", "--unit", "Atlantis", "--out", "x.json"], "no unit called 'Atlantis'"),
     (["report", "--unit", "Atlantis", "--year", "2026", "--out", "r.pdf"], "Atlantis"),
     (["report", "--unit", UNITS[0], "--year", "2026", "--out", "r.docx"], "must end in .pdf or .html"),
-    (["import", "no-such-file.json"], "no-such-file.json: cannot read the file"),
+    (["import", "no-such-file.json"], "no-such-file.json: file not found"),
 ])
 def test_errors_are_one_line_with_exit_2(db_file, tmp_path, monkeypatch, capsys, args, words):
     url, _ = db_file

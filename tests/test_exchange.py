@@ -220,7 +220,7 @@ def set_first(field, value):
 
 MALFORMED = [
     # name, builder, expected location (JSON path or "line:column"), words in the message
-    ("wrong version", json_case(lambda d: d.update(version=2)), "version", "unsupported version 2"),
+    ("wrong version", json_case(lambda d: d.update(version=2)), "version", "unknown version 2: this program reads version 1"),
     ("not an export", json_case(lambda d: d.update(format="something-else")), "format", "not an assessment export"),
     ("missing year", json_case(lambda d: d["assessments"][0].pop("year")), "assessments[0].year",
      "required field is missing"),

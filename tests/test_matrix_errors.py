@@ -97,7 +97,9 @@ CASES = [
      "optional: true"),
     ("optional flag not a boolean", _set(("levels", 1, "optional"), "maybe"), "levels[1].optional",
      "valid boolean", "optional: maybe"),
-    ("version not a number", _set(("version",), "one"), "version", "valid integer", "version: one"),
+    ("version not a number", _set(("version",), "one"), "version", "unknown matrix version 'one'", "version: one"),
+    ("version this program does not read", _set(("version",), 42), "version",
+     "unknown matrix version 42: this program reads matrix version 1", "version: 42"),
     ("statement text missing", _del(("principles", 3, "statements", 2, "text")), "principles[3].statements[2].text",
      "required", "id:"),
 ]

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from assessment.exchange.export import export_csv, export_json
 from assessment.framework.responses import Response, StepAnswer
+from assessment.framework import limits
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import AGREEMENTS_DIR, shipped_agreements
@@ -22,7 +23,8 @@ from assessment.store.migrations import open_database
 from assessment.store.responses import Responses
 from conftest import admin_token
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
 TIMEOUT = 90
 REGION = "Testlän"
 
@@ -252,6 +254,28 @@ def test_bad_agreement_upload_is_explained_and_changes_nothing(page_engine, fram
     assert fs.list_agreements(page_engine) == before
 
 
+def test_alias_bomb_upload_is_refused_with_one_line(page_engine, framework):
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    at = open_page("views/followup.py")
+    at.file_uploader(key="fu_upload").set_value(("bomb.yaml", bomb.encode(), "application/x-yaml"))
+    run(at)
+    assert at.error and "bomb.yaml:" in at.error[0].value and "values" in at.error[0].value
+    assert fs.list_agreements(page_engine) == []
+
+
+@pytest.mark.parametrize("page,key,limit", [("views/followup.py", "fu_upload", limits.YAML_MAX_BYTES),
+                                            ("views/data.py", "imp_files", limits.IMPORT_MAX_BYTES)])
+def test_uploads_are_capped_in_the_page(page_engine, page, key, limit):
+    at = open_page(page)
+    assert at.file_uploader(key=key).proto.max_upload_size_mb * limits.MB == limit
+
+
+def test_every_page_with_an_upload_is_capped():
+    pages = {path.name for path in (REPO / "views").glob("*.py") if "st.file_uploader(" in path.read_text()}
+    assert pages == {"followup.py", "data.py"}  # the two capped above: a new one needs its cap and a test
+
+
 def test_good_agreement_upload_is_stored_and_selected(page_engine, framework):
     text = (AGREEMENTS_DIR / "orebro.yaml").read_text(encoding="utf-8")
     text = text.replace("id: orebro\n", "id: egen\n", 1).replace("unit: Örebro kommun", "unit: Egen kommun", 1)
@@ -313,6 +337,16 @@ def test_importing_the_same_file_twice_reports_nothing_new(page_engine, framewor
     assert not at.success
     assert at.info and at.info[0].value == t("reg.data.nothing_new", "sv", file="export.json", unchanged=added)
     assert response_count(page_engine) == added
+
+
+def test_json_depth_bomb_upload_is_refused_with_one_line(page_engine):
+    at = open_page("views/data.py")
+    at.file_uploader(key="imp_files").set_value(("bomb.json", b"[" * 100_000 + b"]" * 100_000, "application/json"))
+    run(at)
+    run(at.button(key="imp_go").click())
+    assert at.error and f"bomb.json: nested deeper than {limits.MAX_DEPTH} levels" in at.error[0].value
+    assert not at.exception
+    assert response_count(page_engine) == 0
 
 
 @pytest.mark.parametrize("scope", ["assessment", "unit", "all"])

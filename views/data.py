@@ -21,6 +21,7 @@ from assessment.access.writes import import_file
 from assessment.exchange.export import export_csv, export_json
 from assessment.exchange.parse import parse_import
 from assessment.exchange.records import ImportSummary
+from assessment.framework import limits
 from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
@@ -93,7 +94,8 @@ if not allowed(actor, p.IMPORT_DATA):  # the rest of the page is the administrat
     st.stop()
 st.header(t("reg.data.import", L))
 files = st.file_uploader(t("reg.data.files", L), type=["json", "csv"], accept_multiple_files=True,
-                         key="imp_files", help=t("reg.data.files_help", L))
+                         key="imp_files", max_upload_size=limits.IMPORT_MAX_BYTES // limits.MB,
+                         help=t("reg.data.files_help", L, mb=limits.IMPORT_MAX_BYTES // limits.MB))
 
 
 def show_problems(problems: list) -> None:

@@ -20,6 +20,7 @@ from assessment.access.permissions import FOLLOW_UP, MANAGE_AGREEMENTS, Resource
 from assessment.access.writes import Refused, save_agreement, set_followup
 from assessment.charts.comparison import progress_bars
 from assessment.framework.yamlsource import SourceError
+from assessment.framework import limits
 from assessment.i18n import t
 from assessment.regional import followup as fs
 from assessment.regional.agreements import Agreement, parse_agreement, shipped_agreements
@@ -50,15 +51,13 @@ def shipped() -> list[Agreement]:
 # --- which agreement -------------------------------------------------------------------------
 
 def upload_section() -> None:
-    upload = st.file_uploader(t("reg.followup.upload_label", L), type=["yaml", "yml"], key="fu_upload")
+    upload = st.file_uploader(t("reg.followup.upload_label", L), type=["yaml", "yml"], key="fu_upload",
+                              max_upload_size=limits.YAML_MAX_BYTES // limits.MB)
     # The uploader keeps its file across reruns: act on each file once only.
     if upload is not None and st.session_state.get("fu_upload_seen") != upload.file_id:
         st.session_state["fu_upload_seen"] = upload.file_id
         try:
-            text = upload.getvalue().decode("utf-8-sig")
-            uploaded = parse_agreement(text, upload.name, fw)
-        except UnicodeDecodeError:
-            st.error(t("reg.followup.not_text", L, file=upload.name))
+            uploaded = parse_agreement(upload.getvalue(), upload.name, fw)
         except SourceError as exc:
             st.error(t("reg.followup.upload_error", L, file=upload.name) + "\n\n" +
                      "\n".join(f"- `{problem}`" for problem in exc.problems))

@@ -85,6 +85,7 @@ def _database(args: argparse.Namespace):
 # --- import / export -------------------------------------------------------------------------------
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from ..exchange.file_limits import read_export_file
     from ..exchange.importer import apply_bundle
     from ..exchange.parse import parse_import
 
@@ -94,11 +95,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise _usage_error(f"{name}: cannot read the file ({exc.strerror or exc})") from None
-        try:
-            bundles.append(parse_import(data, path.name, fw))
+            bundles.append(parse_import(read_export_file(path), path.name, fw))
         except SourceError as exc:
             problems += exc.problems
     if problems:

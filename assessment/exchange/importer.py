@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW, Response
-from ..framework.yamlsource import Problem, SourceError
 from ..regional import followup as fs
 from ..regional import summaries
 from ..regional.agreements import Agreement
@@ -26,6 +25,7 @@ from ..store.engine import bulk_insert, engine_of, utcnow, writer
 from ..store.tokens import new_key, record_key
 from ..store.tables import agreements_table, assessments, comments, ratings, responses, step_answers, summary_state
 from ..store.tables import units as unit_table
+from .file_limits import read_export_file
 from .parse import check_duplicates, parse_import
 from .records import AssessmentRecord, ImportBundle, ImportSummary, ProblemList, ResponseRecord, UnitRecord, chunks
 
@@ -45,13 +45,7 @@ def _resum(engine: sa.Engine, fw: Framework) -> None:
 
 def import_file(db: Any, fw: Framework, path: str | Path) -> ImportSummary:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError([Problem(str(path), (), None, "file not found")]) from None
-    except OSError as exc:
-        raise SourceError([Problem(str(path), (), None, f"cannot read file: {exc.strerror}")]) from None
-    return import_bytes(db, fw, data, path.name)
+    return import_bytes(db, fw, read_export_file(path), path.name)
 
 
 # --- writing an import -----------------------------------------------------------------------------

@@ -14,11 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..framework.matrix import Framework, Side
-from ..framework.yamlsource import LineMap, Problem, SourceError, format_path, pydantic_problems
+from ..framework.limits import loads_json, version_message
+from ..framework.yamlsource import LineMap, Problem, SourceError, format_path, pydantic_problems, within_limits
 from ..regional.agreements import agreement_from_data
 from ..regional.followup import FollowUp
 from ..store.engine import aware
 from ..store.tables import NAME_MAX, UNIT_KINDS, YEAR_MAX, YEAR_MIN
+from .file_limits import check_export_size, check_json_rows
 from .parse_csv import parse_csv
 from .records import (FORMAT, TOKEN_MAX, VERSION, AssessmentRecord, ImportBundle, ProblemList, ResponseRecord,
                       UnitRecord, check_extensions, checked_answers)
@@ -109,6 +111,7 @@ def _model(model: type[BaseModel], data: Any, path: tuple, problems: ProblemList
 
 def parse_json(data: bytes, source: str, fw: Framework) -> ImportBundle:
     problems = ProblemList(source)
+    check_export_size(data, source)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -116,7 +119,8 @@ def parse_json(data: bytes, source: str, fw: Framework) -> ImportBundle:
     if not text.strip():
         raise SourceError([Problem(source, (), None, "the file is empty")])
     try:
-        raw = json.loads(text)
+        with within_limits(source):
+            raw = loads_json(text)
     except json.JSONDecodeError as exc:
         cut = "; the file ends too early (truncated?)" if not text.rstrip().endswith(("}", "]")) else ""
         raise SourceError([Problem(source, (), exc.lineno,
@@ -127,8 +131,8 @@ def parse_json(data: bytes, source: str, fw: Framework) -> ImportBundle:
         raise SourceError([Problem(source, ("format",), None,
                                    f"not an assessment export: format must be '{FORMAT}' (got {raw.get('format')!r})")])
     if raw.get("version") != VERSION:
-        raise SourceError([Problem(source, ("version",), None,
-                                   f"unsupported version {raw.get('version')!r}: this program reads version {VERSION}")])
+        raise SourceError([Problem(source, ("version",), None, version_message(raw.get("version"), [VERSION]))])
+    check_json_rows(raw, source)
     top = _model(_ExportIn, raw, (), problems)
     problems.raise_if_any()
     bundle = ImportBundle(source)

@@ -14,6 +14,7 @@ from ..framework.matrix import Framework
 from ..framework.responses import DONT_KNOW
 from ..framework.yamlsource import Problem, SourceError
 from ..store.tables import NAME_MAX, UNIT_KINDS, YEAR_MAX, YEAR_MIN
+from .file_limits import check_csv_rows, check_export_size
 from .records import (CSV_COLUMNS, DELIMITERS, ITEM_TYPES, LIST_SEP, TOKEN_MAX, AssessmentRecord, ImportBundle,
                       ProblemList, ResponseRecord, UnitRecord, check_extensions, checked_answers)
 
@@ -46,11 +47,13 @@ def _detect_delimiter(header: str, source: str) -> str:
 
 
 def parse_csv(data: bytes, source: str, fw: Framework) -> ImportBundle:
+    check_export_size(data, source)
     text = _decode_csv(data, source)
     if not text.strip():
         raise SourceError([Problem(source, (), None, "the file is empty")])
     header = text.splitlines()[0]
     delimiter = _detect_delimiter(header, source)
+    check_csv_rows(text, delimiter, source)
     problems = ProblemList(source)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     next(reader)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .limits import version_message
 from .yamlsource import LineMap, Problem, SourceError, duplicate_ids, load_yaml, parse_model, read_yaml
 
 LANGUAGES = ("sv", "en")
@@ -22,6 +23,7 @@ Side = Literal["public", "civil_society"]
 StatementSide = Literal["public", "civil_society", "both"]
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
+MATRIX_VERSIONS = (1,)  # the versions of the matrix format this program reads
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "matrix.yaml"
 
 
@@ -259,6 +261,9 @@ def parse_framework(text: str, source: str) -> Framework:
 def _framework(data: object, lines: LineMap) -> Framework:
     if not isinstance(data, dict):
         raise SourceError([lines.problem((), "the file must be a mapping with levels, steps, cells and principles")])
+    if data.get("version", MATRIX_VERSIONS[-1]) not in MATRIX_VERSIONS:
+        raise SourceError([lines.problem(("version",), version_message(data["version"], MATRIX_VERSIONS,
+                                                                        "matrix version"))])
     framework = parse_model(Framework, data, lines)
     problems = _check_references(framework, lines)
     if problems:

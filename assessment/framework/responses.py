@@ -15,8 +15,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from .limits import version_message
 from .matrix import Framework, Side
-from .yamlsource import LineMap, Problem, SourceError, load_yaml, parse_model
+from .yamlsource import LineMap, Problem, SourceError, load_yaml, parse_model, read_text
 
 DONT_KNOW = "dont_know"
 NO_LEVEL = "none"
@@ -88,6 +89,8 @@ def parse_response(text: str, source: str, fw: Framework) -> Response:
     data, lines = load_yaml(text, source)
     if not isinstance(data, dict):
         raise SourceError([lines.problem((), "a response file must be a mapping (see examples/)")])
+    if data.get("format", FORMAT) != FORMAT:
+        raise SourceError([lines.problem(("format",), version_message(data["format"], [FORMAT], "format"))])
     response = parse_model(Response, data, lines)
     problems = validate_against(response, fw, lines)
     if problems:
@@ -96,14 +99,7 @@ def parse_response(text: str, source: str, fw: Framework) -> Response:
 
 
 def read_response(path: str | Path, fw: Framework) -> Response:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SourceError([Problem(str(path), (), None, "file not found")]) from None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise SourceError([Problem(str(path), (), None, f"cannot read file: {exc}")]) from None
-    return parse_response(text, path.name, fw)
+    return parse_response(read_text(path), Path(path).name, fw)
 
 
 def response_to_dict(response: Response) -> dict[str, Any]:

@@ -7,12 +7,15 @@ editor jump to the mistake; this module supplies the file and line part.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from .limits import YAML_LOADER, YAML_MAX_BYTES, LimitError, check_size, compose_yaml, read_bounded
 
 YamlPath = tuple[str | int, ...]
 
@@ -86,17 +89,13 @@ def duplicate_ids(items: Iterable[Any], prefix: YamlPath, what: str, lines: Line
     return problems
 
 
-# The C parser is ~40x faster on the 60 kB matrix; fall back to pure Python without libyaml.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _walk(node: yaml.Node, path: YamlPath, lines: LineMap, problems: list[Problem],
-          loader: _Loader) -> Any:
+          loader: Any) -> Any:
     lines.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 key = str(key)
             child = path + (key,)
@@ -112,51 +111,92 @@ def _walk(node: yaml.Node, path: YamlPath, lines: LineMap, problems: list[Proble
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, path + (i,), lines, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node)
+
+
+def _construct(loader: Any, node: yaml.Node) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. '2026-02-30', a 5 000-digit number
+        raise yaml.constructor.ConstructorError(None, None, f"cannot read the value: {one_line(exc)}",
+                                                node.start_mark) from None
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def limit_error(source: str, exc: LimitError) -> SourceError:
+    """A breached limit as the one located problem of a file."""
+    return SourceError([Problem(source, (), exc.line, str(exc))])
+
+
+@contextmanager
+def within_limits(source: str) -> Iterator[None]:
+    """Turn a breached limit (assessment.framework.limits) into the SourceError of file `source`."""
+    try:
+        yield
+    except LimitError as exc:
+        raise limit_error(source, exc) from None
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, LineMap]:
     """Parse YAML text, returning the data and a map from paths to lines.
 
-    Raises SourceError for syntax errors, anchors/aliases loops and duplicate keys.
+    Raises SourceError for syntax errors, duplicate keys, and files beyond the limits of
+    ``framework.limits`` (size, nesting, values with aliases expanded, alias loops).
     """
     lines = LineMap(source)
+    problems: list[Problem] = []
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = compose_yaml(text)
+        # construct_object needs a loader instance; an empty one is enough for scalars.
+        data = None if node is None else _walk(node, (), lines, problems, YAML_LOADER(""))
+    except LimitError as exc:
+        raise limit_error(source, exc) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        reason = exc.problem or exc.context or "invalid YAML"
-        raise SourceError([Problem(source, (), line, f"YAML syntax error: {reason}")]) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - other pyyaml errors carry no mark
-        raise SourceError([Problem(source, (), None, f"YAML syntax error: {exc}")]) from None
+        reason = one_line(exc.problem or exc.context or "invalid YAML")
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise SourceError([Problem(source, (), line, f"{kind}: {reason}")]) from None
+    except yaml.YAMLError as exc:  # e.g. a control character: pyyaml's reader gives no mark
+        raise SourceError([Problem(source, (), None, f"YAML syntax error: {one_line(exc)}")]) from None
+    except UnicodeEncodeError:  # text that is not Unicode (lone surrogates); never from a decoded file
+        raise SourceError([Problem(source, (), None, "not valid Unicode text")]) from None
     if node is None:
         raise SourceError([Problem(source, (), 1, "the file is empty")])
-    problems: list[Problem] = []
-    try:
-        # construct_object needs a loader instance; an empty one is enough for scalars.
-        data = _walk(node, (), lines, problems, _Loader(""))
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise SourceError([Problem(source, (), mark.line + 1 if mark else None,
-                                   f"YAML error: {exc.problem}")]) from None
     if problems:
         raise SourceError(problems)
     return data, lines
 
 
-def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
+def read_text(path: str | Path, limit: int = YAML_MAX_BYTES) -> str:
+    """The UTF-8 text of a file (a BOM is dropped) of at most `limit` bytes; SourceError otherwise."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with within_limits(path.name):
+            data = read_bounded(path, limit)
     except FileNotFoundError:
         raise SourceError([Problem(str(path), (), None, "file not found")]) from None
-    except UnicodeDecodeError as exc:
-        raise SourceError([Problem(str(path), (), None,
-                                   f"not UTF-8 text (byte {exc.start})")]) from None
     except OSError as exc:
         raise SourceError([Problem(str(path), (), None, f"cannot read file: {exc.strerror}")]) from None
-    return load_yaml(text, path.name)
+    return decode_text(data, path.name, limit)
+
+
+def decode_text(data: bytes, source: str, limit: int = YAML_MAX_BYTES) -> str:
+    """Bytes (an upload, a file's content) as UTF-8 text, a BOM dropped; SourceError when there
+    are more than `limit` of them or they are not UTF-8."""
+    with within_limits(source):
+        check_size(len(data), limit)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError([Problem(source, (), None, f"not UTF-8 text (byte {exc.start})")]) from None
+
+
+def read_yaml(path: str | Path) -> tuple[Any, LineMap]:
+    return load_yaml(read_text(path), Path(path).name)
 
 
 _PYDANTIC_MESSAGES = {

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from ..framework.matrix import ID_PATTERN, Framework, Strict, Text
-from ..framework.yamlsource import LineMap, Problem, SourceError, duplicate_ids, load_yaml, parse_model, read_yaml
+from ..framework.yamlsource import (LineMap, Problem, SourceError, decode_text, duplicate_ids, load_yaml,
+                                    parse_model, read_yaml)
 
 AGREEMENTS_DIR = Path(__file__).resolve().parents[2] / "agreements"
 Party = Literal["public", "civil_society"]
@@ -104,8 +105,9 @@ def agreement_from_data(data: Any, fw: Framework, source: str = "agreement",
     return agreement
 
 
-def parse_agreement(text: str, source: str, fw: Framework) -> Agreement:
-    data, lines = load_yaml(text, source)
+def parse_agreement(text: str | bytes, source: str, fw: Framework) -> Agreement:
+    """An agreement from YAML text, or the bytes of an upload (checked for size and UTF-8 first)."""
+    data, lines = load_yaml(decode_text(text, source) if isinstance(text, bytes) else text, source)
     return agreement_from_data(data, fw, source, lines)
 
 
