@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pg_server import PostgresServer, PostgresUnavailable, free_port
 
@@ -29,6 +30,15 @@ VIEWPORT = {"width": 1280, "height": 900}
 PAGE_TIMEOUT_MS = 20_000
 SERVER_START_TIMEOUT_S = 90
 BROWSER_FIXTURES = {"browser", "page", "streamlit_server", "start_streamlit"}
+
+# Property-based tests (Hypothesis): a moderate, repeatable number of examples in every run;
+# HYPOTHESIS_PROFILE=thorough (with --timeout=0) searches much longer. No deadlines: tests
+# never time code.
+settings.register_profile("ci", max_examples=25, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=2000, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 POSTGRES_FIXTURES = {"pg_admin_url", "pg_url"}
 
 
