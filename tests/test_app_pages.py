@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assessment.access import links
+from assessment.framework.step_answer import choice
 from assessment.i18n import t
 from conftest import open_app_page
 
@@ -167,7 +168,7 @@ def test_answering_through_the_widgets_is_stored(assessments, answers, responses
 
     step = framework.steps[0]
     level = framework.active_levels()[1]
-    at.radio(key=f"q:{token}:level:{step.id}").set_value(level.id)
+    at.radio(key=f"q:{token}:level:{step.id}").set_value(choice(step.id, level.id))
     at.run()
     tool = framework.cell(step.id, level.id).tools[0]
     at.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").check()
@@ -194,12 +195,49 @@ def test_answering_through_the_widgets_is_stored(assessments, answers, responses
 
     # A new session (a reload) shows the stored answers in the widgets.
     again = open_page("views/questionnaire.py", r=token)
-    assert again.radio(key=f"q:{token}:level:{step.id}").value == level.id
+    assert again.radio(key=f"q:{token}:level:{step.id}").value == choice(step.id, level.id)
     assert again.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").value is True
     again.segmented_control(key="q:part").set_value("principles")
     again.run()
     assert again.radio(key=f"q:{token}:rating:{key}").value == 3
     assert again.radio(key=f"q:{token}:rating:{other}").value == "dont_know"
+
+
+@pytest.mark.parametrize("settle,level,tools", [("raise", "partnership", "both"), ("untick", "consultation", "within")])
+def test_tools_above_the_level_reached_are_shown_and_settled_as_chosen(assessments, answers, responses, framework, settle, level,
+                                                                       tools):
+    token = answers.start_response(assessments.create_assessment("Bockby", 2025).token, "public")
+    step = framework.steps[1]
+    within = framework.cell(step.id, "information").tools[0]
+    above = framework.cell(step.id, "partnership").tools[0]
+    answers.save_step(token, step.id, "consultation", [within.id, above.id])
+    at = open_page("views/questionnaire.py", r=token)
+    at.button(key="q:next").click()
+    at.run()
+    assert at.warning and above.name.sv in at.warning[0].value and within.name.sv not in at.warning[0].value
+    at.button(key=f"q:{token}:{settle}:{step.id}").click()
+    at.run()
+    saved = responses.get_response(token).response.steps[step.id]
+    assert saved.level == level
+    assert saved.tools == ([within.id, above.id] if tools == "both" else [within.id])
+    assert at.radio(key=f"q:{token}:level:{step.id}").value == choice(step.id, level)
+    assert at.checkbox(key=f"q:{token}:tool:{step.id}:partnership:{above.id}").value is (tools == "both")
+    assert not at.warning and not at.exception
+
+
+def test_a_level_choice_is_saved_for_the_step_it_names_only(assessments, answers, responses, framework):
+    token = answers.start_response(assessments.create_assessment("Bindby", 2025).token, "public")
+    first, second = framework.steps[0].id, framework.steps[1].id
+    at = open_page("views/questionnaire.py", r=token)
+    # The first step's radio, changed in the same run as "Next": saved for the first step.
+    at.radio(key=f"q:{token}:level:{first}").set_value(choice(first, "dialogue"))
+    at.button(key="q:next").click()
+    at.run()
+    assert at.session_state["q:step"] == second
+    assert {k: a.level for k, a in responses.get_response(token).response.steps.items()} == {first: "dialogue"}
+    assert at.radio(key=f"q:{token}:level:{second}").value is None
+    assert at.radio(key=f"q:{token}:level:{second}").label == t("q.level.question", "sv",
+                                                                  step=framework.steps[1].name.sv)
 
 
 def test_next_and_previous_walk_through_all_steps_and_principles(assessments, answers, framework):
@@ -290,7 +328,7 @@ def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(assessments,
     at.run()
     assert responses.get_response(token).response.ratings == {key: 2}
     step = framework.steps[-1]
-    at.session_state[f"q:{token}:level:{step.id}"] = framework.active_levels()[0].id
+    at.session_state[f"q:{token}:level:{step.id}"] = choice(step.id, framework.active_levels()[0].id)
     at.run()  # that step was never drawn in this session: no widget of the user's, nothing saved
     assert responses.get_response(token).response.steps == {}
 

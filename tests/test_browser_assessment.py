@@ -12,68 +12,15 @@ it; only then does the test look at or touch the page again.
 from __future__ import annotations
 
 import re
-import time
 
-from google.protobuf.message import DecodeError
-from playwright.sync_api import Page, WebSocket, expect
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from playwright.sync_api import Page, expect
 
 from assessment.framework.responses import DONT_KNOW
 from assessment.i18n import t
 from assessment.store.responses import Responses
+from browser_runs import WAIT_MS, AppRuns
 
 UNIT = "Webbstads kommun"
-# Generous: a loaded 2-core machine runs the server, Chromium and pytest at once. Every wait is
-# for a condition, so a fast machine never waits this long.
-WAIT_MS = 30_000
-
-
-class AppRuns:
-    """The script runs the server finished for this page, counted from its websocket messages.
-
-    The server sends ``script_finished`` with FINISHED_SUCCESSFULLY once a run, and any run it
-    chained to (a callback's rerun, ``st.switch_page``), is over; every element of that run was
-    sent before it. Nothing in the page says "a run was asked for but has not started yet",
-    so the page alone cannot tell a finished run from one still on its way.
-    """
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.finished = 0
-        # Listening from the page's first websocket on, so a reload's new one is counted too.
-        page.on("websocket", self._listen)
-
-    def _listen(self, websocket: WebSocket) -> None:
-        websocket.on("framereceived", self._count)
-
-    def _count(self, payload: str | bytes) -> None:
-        if not isinstance(payload, bytes):
-            return
-        try:
-            message = ForwardMsg.FromString(payload)
-        except DecodeError:
-            return
-        if message.WhichOneof("type") == "script_finished" and \
-                message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
-            self.finished += 1
-
-    def act(self, action, what: str) -> None:
-        """Do `action` (which makes the app rerun), then wait until that run is on the page."""
-        before = self.finished
-        action()
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while self.finished == before:
-            assert time.monotonic() < deadline, f"the app did not finish a run within {WAIT_MS} ms after: {what}"
-            self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
-        self.wait_until_drawn()
-
-    def wait_until_drawn(self) -> None:
-        """The browser has taken in the whole run: not running, nothing stale left, no spinner."""
-        app = self.page.get_by_test_id("stApp")
-        expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=WAIT_MS)
-        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=WAIT_MS)
-        expect(self.page.locator("[data-stale=true]")).to_have_count(0, timeout=WAIT_MS)
-        expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
 
 
 def radiogroup(page: Page, group: str):
@@ -104,14 +51,17 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
     sv = lambda key, **values: t(key, "sv", **values)  # noqa: E731
     levels = framework.active_levels()
     scale = [item.label.sv for item in framework.scale.labels] + [framework.scale.dont_know.sv]
-    level_question = sv("q.level.question")
+
+    def level_question(step) -> str:
+        """The level radio's label names its step, so it never matches another step's radio."""
+        return sv("q.level.question", step=step.name.sv)
     total = len(framework.steps) + len(framework.statement_keys)
     page.set_default_timeout(WAIT_MS)
     app = AppRuns(page)
 
-    def step_tools():
-        """The tool column of the step on screen: the columns that hold the level question."""
-        columns = page.get_by_test_id("stHorizontalBlock").filter(has=radiogroup(page, level_question))
+    def step_tools(step):
+        """The tool column of a step: the columns that hold its level question."""
+        columns = page.get_by_test_id("stHorizontalBlock").filter(has=radiogroup(page, level_question(step)))
         return columns.get_by_test_id("stColumn").nth(1)
 
     # --- home: start a new assessment, typing a unit that does not exist yet ---
@@ -137,20 +87,20 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
     for i, step in enumerate(framework.steps):
         expect(heading(page, f"{i + 1}. {step.name.sv}")).to_be_visible(timeout=WAIT_MS)
         level = levels[i % len(levels)]
-        expect(option(page, level_question, level.name.sv)).not_to_be_checked(timeout=WAIT_MS)
-        app.act(lambda: click_option(page, level_question, level.name.sv), f"{step.id}: level {level.id}")
-        expect(option(page, level_question, level.name.sv)).to_be_checked(timeout=WAIT_MS)
+        expect(option(page, level_question(step), level.name.sv)).not_to_be_checked(timeout=WAIT_MS)
+        app.act(lambda: click_option(page, level_question(step), level.name.sv), f"{step.id}: level {level.id}")
+        expect(option(page, level_question(step), level.name.sv)).to_be_checked(timeout=WAIT_MS)
         progress_is(page, sv("q.progress", done=i + 1, total=total))
 
         tool = framework.cell(step.id, level.id).tools[0]
         tool_box = page.get_by_role("checkbox", name=tool.name.sv, exact=True)
-        box = step_tools().locator(tool_box)
+        box = step_tools(step).locator(tool_box)
         # Drawn once on the whole page, and usable now that a level is chosen.
         expect(tool_box).to_have_count(1, timeout=WAIT_MS)
         expect(box).to_be_enabled(timeout=WAIT_MS)
         expect(box).not_to_be_checked(timeout=WAIT_MS)
         # The input itself is visually hidden; the user clicks its label.
-        app.act(lambda: step_tools().get_by_test_id("stCheckbox").filter(has=tool_box).locator("label").click(),
+        app.act(lambda: step_tools(step).get_by_test_id("stCheckbox").filter(has=tool_box).locator("label").click(),
                 f"{step.id}: tool {tool.id}")
         expect(box).to_be_checked(timeout=WAIT_MS)
         chosen[step.id] = (level, tool)
@@ -161,8 +111,9 @@ def test_whole_assessment_in_the_browser(streamlit_server, page, framework):
             expect(heading(page, f"1. {framework.steps[0].name.sv}")).to_be_visible(timeout=WAIT_MS)
             progress_is(page, sv("q.progress", done=i + 1, total=total))
             first_level, first_tool = chosen[framework.steps[0].id]
-            expect(option(page, level_question, first_level.name.sv)).to_be_checked(timeout=WAIT_MS)
-            expect(step_tools().get_by_role("checkbox", name=first_tool.name.sv, exact=True)).to_be_checked(
+            expect(option(page, level_question(framework.steps[0]), first_level.name.sv)).to_be_checked(
+                timeout=WAIT_MS)
+            expect(step_tools(framework.steps[0]).get_by_role("checkbox", name=first_tool.name.sv, exact=True)).to_be_checked(
                 timeout=WAIT_MS)
             following = framework.steps[i + 1]
             app.act(lambda: page.get_by_role("radio", name=following.name.sv, exact=True).click(),

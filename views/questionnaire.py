@@ -16,6 +16,8 @@ from assessment.access import links
 from assessment.access import permissions as p
 from assessment.access.permissions import Resource, allowed
 from assessment.framework.responses import DONT_KNOW, NO_LEVEL, StepAnswer
+from assessment.framework.step_answer import (choice, level_choices, level_of, raise_level, tools_above_level,
+                                              untick_tools_above)
 from assessment.i18n import t
 from assessment.scoring.scores import progress
 from assessment.store.answers import Answers
@@ -104,12 +106,34 @@ def checked_tools(step_id: str) -> list[str]:
     return tools
 
 
+def chosen_level(step_id: str) -> str | None:
+    """The level chosen on this step's radio: its choices name the step (core: step_answer)."""
+    return level_of(step_id, st.session_state.get(level_key(step_id)))
+
+
 def save_step(step_id: str) -> None:
-    level = st.session_state.get(level_key(step_id))
+    level = chosen_level(step_id)
     tools = checked_tools(step_id)
     if level is not None and guarded(answers.save_step, step_id, level, tools):
         response.steps[step_id] = StepAnswer(level=level, tools=tools)
         autosave.mark_saved(*step_keys(step_id))
+        if (st.session_state.get(PART_KEY), st.session_state.get(STEP_KEY)) != ("matrix", step_id):
+            # A click on a step still on screen while the next one was drawn: say where it went.
+            st.session_state["_saved_elsewhere"] = step_id
+
+
+def settle_step(step_id: str, settle) -> None:
+    """Settle a step whose ticked tools and level reached disagree, the way the respondent chose."""
+    answer = response.steps[step_id]
+    disagreement = tools_above_level(fw, step_id, answer, response.extensions)
+    if disagreement is None:
+        return
+    settled = settle(answer, disagreement)
+    st.session_state[level_key(step_id)] = choice(step_id, settled.level)
+    for level in levels:
+        for tool in (cell.tools if (cell := fw.cell(step_id, level.id)) else ()):
+            st.session_state[tool_key(step_id, level.id, tool.id)] = tool.id in settled.tools
+    save_step(step_id)
 
 
 def save_rating(statement_key: str) -> None:
@@ -157,6 +181,10 @@ for key, default in ((PART_KEY, "matrix"), (STEP_KEY, STEP_IDS[0]), (PRINCIPLE_K
 
 # --- the page ----------------------------------------------------------------------------
 
+def step_title(step_id: str) -> str:
+    return f"{STEP_IDS.index(step_id) + 1}. {fw.step_by_id[step_id].name(L)}"
+
+
 def header() -> None:
     case = f" – {assessment.case}" if assessment.case else ""
     st.title(t("q.title", L, unit=assessment.unit, year=assessment.year, case=case))
@@ -165,6 +193,8 @@ def header() -> None:
     st.caption(t("q.you_answer_as", L, side=t(f"common.side.{response.side}", L), role=role))
     if message := st.session_state.pop("_save_error", None):
         st.error(message)
+    if elsewhere := st.session_state.pop("_saved_elsewhere", None):
+        st.toast(t("q.saved_for_step", L, step=step_title(elsewhere)), icon="💾")
     done, total = progress(fw, response)
     st.progress(done / total if total else 0.0, text=t("q.progress", L, done=done, total=total))
     # Links are stored only as digests: shown here only to whoever holds them in this session.
@@ -183,23 +213,29 @@ def header() -> None:
             st.code(app_url("coordinate", c=coordinator, **lang_params()), language=None)
 
 
+def level_name(level_id: str) -> str:
+    return t("q.level.none", L) if level_id == NO_LEVEL else fw.level_by_id[level_id].name(L)
+
+
 def step_page(step_id: str) -> None:
     step = fw.step_by_id[step_id]
     stored = response.steps.get(step_id)
-    st.subheader(f"{STEP_IDS.index(step_id) + 1}. {step.name(L)}")
+    st.subheader(step_title(step_id))
     st.markdown(step.description(L))
     left, right = st.columns([2, 3], gap="large")
     with left:
-        key = level_key(step_id)
-        options = [NO_LEVEL, *[lv.id for lv in levels]]
-        saving = autosave.widget(key, stored.level if stored is not None and stored.level in options else None,
+        # Every choice names this step, and the label says which step: a click on this radio while
+        # the next step is being drawn counts for this step, where it was given.
+        options = level_choices(fw, step_id, response.extensions)
+        stored_choice = choice(step_id, stored.level) if stored is not None else None
+        saving = autosave.widget(level_key(step_id), stored_choice if stored_choice in options else None,
                                  save_step, step_id, seed=True)
-        st.radio(t("q.level.question", L), options, index=None, **saving,
-                 format_func=lambda lid: t("q.level.none", L) if lid == NO_LEVEL else fw.level_by_id[lid].name(L),
+        st.radio(t("q.level.question", L, step=step.name(L)), options, index=None, **saving,
+                 format_func=lambda c: level_name(level_of(step_id, c)),
                  captions=[t("q.level.none.caption", L), *[lv.description(L) for lv in levels]])
     with right:
-        st.markdown(f"**{t('q.tools.question', L)}**")
-        chosen = st.session_state.get(key)
+        st.markdown(f"**{t('q.tools.question', L, step=step.name(L))}**")
+        chosen = chosen_level(step_id)
         if chosen is None:
             st.caption(t("q.tools.choose_level_first", L))
         for level in levels:
@@ -215,6 +251,24 @@ def step_page(step_id: str) -> None:
                 # Plain text: the label is also the box's aria-label, read out by screen readers.
                 st.checkbox(tool.name(L), disabled=chosen is None, **saving)
                 st.caption(tool.description(L))
+    if stored is not None:
+        disagreement(step_id, stored)
+
+
+def disagreement(step_id: str, answer: StepAnswer) -> None:
+    """Ticked tools above the level reached: say so, and offer both ways to settle it."""
+    found = tools_above_level(fw, step_id, answer, response.extensions)
+    if found is None:
+        return
+    names = ", ".join(tool.name(L) for level in levels if (cell := fw.cell(step_id, level.id))
+                      for tool in cell.tools if tool.id in found.tools)
+    st.warning(t("q.mismatch", L, level=level_name(found.level_id), higher=level_name(found.highest_level_id),
+                 tools=names), icon="⚠️")
+    raise_to, untick = st.columns(2)
+    raise_to.button(t("q.mismatch.raise", L, higher=level_name(found.highest_level_id)), key=f"{KEY}raise:{step_id}",
+                    on_click=settle_step, args=(step_id, raise_level), width="stretch")
+    untick.button(t("q.mismatch.untick", L, level=level_name(found.level_id)), key=f"{KEY}untick:{step_id}",
+                  on_click=settle_step, args=(step_id, untick_tools_above), width="stretch")
 
 
 def principle_page(principle_id: str) -> None:
