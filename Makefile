@@ -1,7 +1,7 @@
 # make run   - install into .venv, load the demo data on first start, print a fresh administrator
 #              link (no sign-in configured), serve the app on :8501
 # make test  - install system packages, the venv and test extras, the node packages of the tests
-#              (a real OpenID provider), run pytest against a throwaway PostgreSQL server and real
+#              (axe-core, a real OpenID provider), run pytest against a throwaway PostgreSQL server and real
 #              headless Chromium (nothing is skipped)
 #
 # Stamp files in .venv skip the pip install until pyproject.toml changes.
@@ -65,7 +65,7 @@ node-deps: $(NODE_STAMP)
 
 # Debian chromium + chromedriver for the browser tests, PostgreSQL server binaries for the
 # postgres tests, fonts so screenshots show text and the page icons (emoji) instead of boxes,
-# node and npm for the OpenID provider of the sign-in tests.
+# node and npm for the tests' npm packages (axe-core, the OpenID provider).
 # apt-get only when one of them is missing; sudo only when not root.
 system-deps:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && \

@@ -42,3 +42,12 @@ def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
 
 def all_keys() -> set[str]:
     return set(_strings())
+
+
+def number(value: float | None, lang: str, signed: bool = False) -> str:
+    """A score as written in the language: decimal comma in Swedish, a dash when missing."""
+    if value is None:
+        return "–"
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    text = text.replace("-", "−")
+    return text.replace(".", ",") if lang == "sv" else text

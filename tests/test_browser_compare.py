@@ -14,10 +14,8 @@ from playwright.sync_api import Page, expect
 
 from assessment.access import links
 from assessment.charts.scores import PALETTE
-from assessment.framework.responses import Response, StepAnswer
 from assessment.i18n import t
-from assessment.store.assessments import Assessments
-from assessment.store.responses import Responses
+from seed_data import answered_units
 
 REGION = "Webblän"
 WAIT_MS = 30_000  # the first run of a fresh server imports the chart libraries
@@ -25,19 +23,7 @@ UNITS = [f"Webbkommun {i} (test)" for i in range(1, 9)]  # eight: more than an o
 
 
 def seed(db_path, fw) -> None:
-    url = f"sqlite:///{db_path}"
-    assessments = Assessments.open(url, fw)
-    levels = [lv.id for lv in fw.active_levels()]
-    items = []
-    for i, unit in enumerate(UNITS):
-        assessments.ensure_unit(unit, region=REGION)
-        for year in (2025, 2026):
-            for side in ("public", "civil_society"):
-                rating = (i + (year - 2025) + (side == "public")) % (fw.scale.max + 1)
-                items.append(Response(unit=unit, year=year, side=side,
-                                      ratings={key: rating for key in fw.statement_by_key},
-                                      steps={s.id: StepAnswer(level=levels[i % len(levels)]) for s in fw.steps}))
-    Responses.open(url, fw).add_responses(items)
+    answered_units(db_path, fw, UNITS, REGION)
 
 
 def chart(page: Page):

@@ -175,12 +175,12 @@ def join_box(join_link: str, big: bool) -> None:
                 f'<div class="ws-join-url-big">{html.escape(join_link).replace("?", "<wbr>?")}</div>'
                 f'<div class="ws-code-huge">{spaced_code(code)}</div>')
         left, middle, right = st.columns([1, 2, 1])
-        middle.image(qr_png(join_link, scale=16), width="stretch")
+        middle.image(qr_png(join_link, scale=16), width="stretch", alt=t("ws.fac.qr_alt", L, link=join_link))
     else:
         st.html(f'<div class="ws-position">{t("ws.fac.join_at", L)}</div>'
                 f'<div class="ws-join-url">{html.escape(join_link).replace("?", "<wbr>?")}</div>'
                 f'<div class="ws-code">{spaced_code(code)}</div>')
-        st.image(qr_png(join_link, scale=10), width="stretch")
+        st.image(qr_png(join_link, scale=10), width="stretch", alt=t("ws.fac.qr_alt", L, link=join_link))
 
 
 def participants_line(participants: dict[str, int]) -> str:

@@ -20,6 +20,7 @@ import vl_convert as vlc
 from ..framework.matrix import Framework
 from ..i18n import t
 from ..scoring.scores import PrincipleScore
+from . import text as chart_text
 from .scores import GRID_COLOUR, PALETTE, radar_chart, radar_grid, radar_points
 
 MAX_OVERLAY = 6  # more series than this on one radar cannot be told apart
@@ -66,10 +67,11 @@ def small_multiples(fw: Framework, scores_by_unit: Mapping[str, Sequence[Princip
                  alt.Tooltip("principle:N", title=t("reg.chart.principle", lang)),
                  alt.Tooltip("score:Q", title=t("reg.chart.score", lang), format=".1f")],
     ).transform_filter(alt.datum.kind == "unit")
-    return alt.layer(grid, shape, points, data=data).properties(width=size, height=size).facet(
+    description = chart_text.radar(radar_rows(fw, scores_by_unit, lang), [], lang, series="unit")
+    return chart_text.labelled(alt.layer(grid, shape, points, data=data).properties(width=size, height=size).facet(
         facet=alt.Facet("unit:N", title=None, sort=units, header=alt.Header(labelLimit=size + 30)),
         columns=columns,
-    ).configure_view(stroke=None)
+    ).configure_view(stroke=None), description)
 
 
 def comparison_radar(fw: Framework, scores_by_unit: Mapping[str, Sequence[PrincipleScore]], lang: str,
@@ -100,7 +102,8 @@ def ranking_rows(rows, highlight: Iterable[str] = ()) -> list[dict]:
 def ranking_bars(fw: Framework, principle_id: str, rows, lang: str, median: float | None = None,
                  highlight: Iterable[str] = ()) -> alt.TopLevelMixin:
     """Horizontal bars, best first, with the region's median as a rule."""
-    data = pd.DataFrame(ranking_rows(rows, highlight))
+    ranked = ranking_rows(rows, highlight)
+    data = pd.DataFrame(ranked)
     if data.empty:
         data = pd.DataFrame(columns=["unit", "score", "rank", "label", "highlight"])
     order = list(data["label"])
@@ -113,13 +116,15 @@ def ranking_bars(fw: Framework, principle_id: str, rows, lang: str, median: floa
                  alt.Tooltip("score:Q", title=t("reg.chart.score", lang), format=".1f")],
     )
     # Discrete sizes as alt.Step: a fixed pixel height on a band scale collapses in st.altair_chart.
-    size = dict(height=alt.Step(20), title=fw.principle_by_id[principle_id].name(lang))
+    principle = fw.principle_by_id[principle_id].name(lang)
+    size = dict(height=alt.Step(20), title=principle)
+    description = chart_text.ranking(principle, ranked, median, lang)
     if median is None:
-        return bars.properties(**size)
+        return chart_text.labelled(bars.properties(**size), description)
     rule = alt.Chart(pd.DataFrame([{"median": median, "what": t("reg.stat.median", lang)}])).mark_rule(
         color="black", strokeDash=[4, 3]).encode(
         x="median:Q", tooltip=[alt.Tooltip("what:N", title=""), alt.Tooltip("median:Q", format=".1f", title="")])
-    return alt.layer(bars, rule).properties(**size)
+    return chart_text.labelled(alt.layer(bars, rule).properties(**size), description)
 
 
 # --- levels reached per step across units ----------------------------------
@@ -170,7 +175,8 @@ def level_heatmap_across(fw: Framework, cells, lang: str, extensions: Sequence[s
                  alt.Tooltip("answered:Q", title=t("reg.chart.answered", lang)),
                  alt.Tooltip("distribution:N", title=t("reg.chart.distribution", lang))],
     )
-    return rect.properties(height=alt.Step(22), width=alt.Step(95))
+    return chart_text.labelled(rect.properties(height=alt.Step(22), width=alt.Step(95)),
+                               chart_text.steps_across(rows, lang))
 
 
 # --- trends --------------------------------------------------------------
@@ -201,7 +207,8 @@ def trend_chart(fw: Framework, points, stats_by_year: Mapping[int, Mapping[str, 
                 highlight: Sequence[str] = (), columns: int = 3) -> alt.FacetChart:
     """One panel per principle: the region's quartile band and median over the years, plus highlighted units."""
     highlight = list(highlight)[:MAX_OVERLAY]
-    data = pd.DataFrame(trend_rows(fw, points, stats_by_year, lang, highlight))
+    rows = trend_rows(fw, points, stats_by_year, lang, highlight)
+    data = pd.DataFrame(rows)
     median_label = t("reg.stat.median", lang)
     series = [median_label, *highlight]
     colour = alt.Color("series:N", sort=series, title=None,
@@ -220,8 +227,8 @@ def trend_chart(fw: Framework, points, stats_by_year: Mapping[int, Mapping[str, 
     lines = alt.Chart().mark_line(point=True).encode(
         x=x, y=y, color=colour, tooltip=tooltip).transform_filter(alt.datum.kind == "unit")
     names = [p.name(lang) for p in fw.principles]
-    return alt.layer(band, median, lines, data=data).properties(width=220, height=150).facet(
-        facet=alt.Facet("principle:N", sort=names, title=None), columns=columns)
+    return chart_text.labelled(alt.layer(band, median, lines, data=data).properties(width=220, height=150).facet(
+        facet=alt.Facet("principle:N", sort=names, title=None), columns=columns), chart_text.trends(rows, lang))
 
 
 # --- agreement follow-up ---------------------------------------------------------
@@ -250,7 +257,7 @@ def progress_bars(progress, name, lang: str) -> alt.Chart:
         columns=["group", "group_order", "status", "status_order", "count", "share", "score"])
     statuses = [t(f"regional.status.{s}", lang) for s in STATUS_ORDER]
     groups = [name(p.group) for p in progress]
-    return alt.Chart(data).mark_bar().encode(
+    return chart_text.labelled(alt.Chart(data).mark_bar().encode(
         x=alt.X("share:Q", stack="zero", axis=alt.Axis(format="%"), title=None, scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("group:N", sort=groups, title=None, axis=alt.Axis(labelLimit=260)),
         color=alt.Color("status:N", sort=statuses, scale=alt.Scale(domain=statuses, range=list(STATUS_COLOURS)),
@@ -259,7 +266,7 @@ def progress_bars(progress, name, lang: str) -> alt.Chart:
         tooltip=[alt.Tooltip("group:N", title=""), alt.Tooltip("status:N", title=""),
                  alt.Tooltip("count:Q", title=t("reg.chart.commitments", lang)),
                  alt.Tooltip("share:Q", format=".0%", title=t("reg.chart.share", lang))],
-    ).properties(height=alt.Step(28))
+    ).properties(height=alt.Step(28)), chart_text.counts("chart.progress", rows, "group", "status", lang))
 
 
 # --- deltas and export -------------------------------------------------------

@@ -17,8 +17,10 @@ import pandas as pd
 
 from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
+from ..i18n import t
 from ..scoring.levels import StepLevel
 from ..scoring.scores import PrincipleScore
+from . import text as chart_text
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common
 # colour-vision deficiency. Black is left out: it is used for text.
@@ -54,6 +56,10 @@ _LABELS = {
 
 def _label(key: str, lang: str) -> str:
     return _LABELS[key]["en" if lang == "en" else "sv"]
+
+
+def _level_name(fw: Framework, level_id: str, lang: str) -> str:
+    return t("reg.level.none", lang) if level_id == NO_LEVEL else fw.level_by_id[level_id].name(lang)
 
 
 # --- Radar ---------------------------------------------------------------------
@@ -221,6 +227,7 @@ def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], l
     ticks = pd.DataFrame([{"x": polar(r, between)[0], "y": polar(r, between)[1], "text": f"{r:g}"}
                           for r in grid_steps(fw) if r > 0])
 
+    medians = pd.DataFrame()
     if band:
         ring, medians = band_data(fw, band, lang)
         if not ring.empty:
@@ -261,7 +268,9 @@ def radar_chart(fw: Framework, series: Mapping[str, Sequence[PrincipleScore]], l
     # Ring values last, so no polygon hides them.
     layers.append(alt.Chart(ticks).mark_text(align="left", baseline="bottom", dx=3, fontSize=10, color="#555")
                   .encode(**_xy(), text="text:N"))
-    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT).configure_view(stroke=None)
+    description = chart_text.radar(data.to_dict("records"), medians.to_dict("records"), lang)
+    return chart_text.labelled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
+                               .configure_view(stroke=None), description)
 
 
 # --- Level heatmap -------------------------------------------------------------
@@ -329,6 +338,11 @@ def level_heatmap(fw: Framework, levels: Sequence[StepLevel], lang: str,
         color=alt.condition("datum.share > 0.55", alt.value("white"), alt.value("#222")),
         tooltip=tooltip)
     width = max(140 * len(level_names), 420)
-    return (alt.layer(background, filled, text)
-            .properties(width=width, height=48 * len(step_names))
-            .configure_view(stroke=None))
+    reached = {item.step_id: item for item in levels}
+    answered = {step.id: reached[step.id].answered if step.id in reached else 0 for step in fw.steps}
+    description = chart_text.level_heatmap(
+        [(step.name(lang), _level_name(fw, reached[step.id].level_id, lang) if answered[step.id] else "–",
+          answered[step.id]) for step in fw.steps], lang)
+    return chart_text.labelled(alt.layer(background, filled, text)
+                               .properties(width=width, height=48 * len(step_names))
+                               .configure_view(stroke=None), description)

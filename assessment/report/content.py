@@ -18,7 +18,7 @@ from ..charts.comparison import score_deltas
 from ..charts.scores import level_heatmap, radar_chart
 from ..framework.matrix import Framework
 from ..framework.responses import Response
-from ..i18n import t
+from ..i18n import number, t
 from ..regional import aggregates, compare, followup
 from ..regional.agreements import Agreement
 from ..scoring.levels import Advice, StepLevel, advice, step_levels
@@ -163,15 +163,6 @@ class Figure:
 
 
 Block = Heading | Paragraph | Table | Figure
-
-
-def number(value: float | None, lang: str, signed: bool = False) -> str:
-    """A score as written in the language: decimal comma in Swedish, a dash when missing."""
-    if value is None:
-        return "–"
-    text = f"{value:+.1f}" if signed else f"{value:.1f}"
-    text = text.replace("-", "−")
-    return text.replace(".", ",") if lang == "sv" else text
 
 
 def level_name(fw: Framework, level_id: str | None, lang: str) -> str:

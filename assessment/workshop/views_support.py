@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import altair as alt
 import pandas as pd
 
+from ..charts import text as chart_text
 from ..charts.scores import BAND_COLOUR, PALETTE
 from ..i18n import t
 from .tallies import GROUPS, VOTE_VALUES, Counts, Tally
@@ -183,6 +184,8 @@ def tally_chart(tally: Tally, lang: str, width: int = 560) -> alt.LayerChart:
                                                   range=[TEXT_ON[v] for v in VOTE_VALUES]), legend=None))
     # Independent colour scales: the text colour (white or black) must not join the vote legend.
     # autosize "pad": Streamlit fits legend and axis titles inside `height` otherwise, squashing the bars.
-    return (alt.layer(bars, text).resolve_scale(color="independent")
-            .properties(width=width, height=36 * len(GROUPS), autosize=alt.AutoSizeParams(type="pad"))
-            .configure_view(stroke=None))
+    return chart_text.labelled(
+        alt.layer(bars, text).resolve_scale(color="independent")
+        .properties(width=width, height=36 * len(GROUPS), autosize=alt.AutoSizeParams(type="pad"))
+        .configure_view(stroke=None),
+        chart_text.counts("chart.tally", data.to_dict("records"), "group_label", "vote_label", lang))
