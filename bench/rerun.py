@@ -103,7 +103,7 @@ def open_page(page: str, setup=None, **params: str) -> AppTest:
 
 
 def to_principles(at: AppTest) -> None:
-    at.segmented_control(key="q:part").set_value("principles")
+    at.segmented_control(key="q:part#0").set_value("principles")
     at.run()
 
 

@@ -65,3 +65,15 @@ class AppRuns:
         expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=WAIT_MS)
         expect(self.page.locator("[data-stale=true]")).to_have_count(0, timeout=WAIT_MS)
         expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
+
+    def settle(self, quiet_ms: int = 600) -> None:
+        """After an action that may make more than one run: wait until no run has finished for
+        `quiet_ms` and the page has drawn the last one."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            seen = self.finished
+            self.page.wait_for_timeout(quiet_ms)
+            self.wait_until_drawn()
+            if self.finished == seen:
+                return
+            assert time.monotonic() < deadline, f"the app kept running for {WAIT_MS} ms"

@@ -174,7 +174,7 @@ def test_answering_through_the_widgets_is_stored(assessments, answers, responses
     at.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").check()
     at.run()
 
-    at.segmented_control(key="q:part").set_value("principles")
+    at.segmented_control(key="q:part#0").set_value("principles")
     at.run()
     principle = framework.principles[0]
     key = f"{principle.id}.{principle.statements[0].id}"
@@ -197,7 +197,7 @@ def test_answering_through_the_widgets_is_stored(assessments, answers, responses
     again = open_page("views/questionnaire.py", r=token)
     assert again.radio(key=f"q:{token}:level:{step.id}").value == choice(step.id, level.id)
     assert again.checkbox(key=f"q:{token}:tool:{step.id}:{level.id}:{tool.id}").value is True
-    again.segmented_control(key="q:part").set_value("principles")
+    again.segmented_control(key="q:part#0").set_value("principles")
     again.run()
     assert again.radio(key=f"q:{token}:rating:{key}").value == 3
     assert again.radio(key=f"q:{token}:rating:{other}").value == "dont_know"
@@ -233,11 +233,14 @@ def test_a_level_choice_is_saved_for_the_step_it_names_only(assessments, answers
     at.radio(key=f"q:{token}:level:{first}").set_value(choice(first, "dialogue"))
     at.button(key="q:next").click()
     at.run()
-    assert at.session_state["q:step"] == second
+    assert at.subheader[0].value == f"2. {framework.steps[1].name.sv}"
     assert {k: a.level for k, a in responses.get_response(token).response.steps.items()} == {first: "dialogue"}
     assert at.radio(key=f"q:{token}:level:{second}").value is None
     assert at.radio(key=f"q:{token}:level:{second}").label == t("q.level.question", "sv",
                                                                   step=framework.steps[1].name.sv)
+    # The respondent is told where the answer went, since another step is now shown.
+    assert [toast.value for toast in at.toast] == [
+        t("q.saved_for_step", "sv", step=f"1. {framework.steps[0].name.sv}")]
 
 
 def test_next_and_previous_walk_through_all_steps_and_principles(assessments, answers, framework):
@@ -256,6 +259,26 @@ def test_next_and_previous_walk_through_all_steps_and_principles(assessments, an
     at.button(key="q:back").click()
     at.run()
     assert at.subheader[0].value == expected[-2]
+
+
+def test_each_part_opens_again_where_it_was_left(assessments, answers, framework):
+    token = answers.start_response(assessments.create_assessment("Delby", 2025).token, "public")
+    at = open_page("views/questionnaire.py", r=token)
+    for _ in range(2):
+        at.button(key="q:next").click()
+        at.run()
+    assert at.subheader[0].value == f"3. {framework.steps[2].name.sv}"
+    at.segmented_control(key="q:part#2").set_value("principles")  # drawn anew after each Next
+    at.run()
+    assert at.subheader[0].value == f"1. {framework.principles[0].name.sv}"
+    at.segmented_control(key="q:principles#2").set_value(framework.principles[3].id)
+    at.run()
+    at.segmented_control(key="q:part#2").set_value("matrix")
+    at.run()
+    assert at.subheader[0].value == f"3. {framework.steps[2].name.sv}"
+    at.segmented_control(key="q:part#2").set_value("principles")
+    at.run()
+    assert at.subheader[0].value == f"4. {framework.principles[3].name.sv}"
 
 
 def make_answers(answers, framework, assessment_token: str) -> None:
@@ -320,7 +343,7 @@ def test_an_answer_whose_callback_was_lost_is_saved_on_the_next_run(assessments,
     assessment = assessments.create_assessment("Tappby", 2025)
     token = answers.start_response(assessment.token, "public")
     at = open_page("views/questionnaire.py", r=token)
-    at.segmented_control(key="q:part").set_value("principles")
+    at.segmented_control(key="q:part#0").set_value("principles")
     at.run()
     principle = framework.principles[0]
     key = f"{principle.id}.{principle.statements[-1].id}"

@@ -117,9 +117,7 @@ def save_step(step_id: str) -> None:
     if level is not None and guarded(answers.save_step, step_id, level, tools):
         response.steps[step_id] = StepAnswer(level=level, tools=tools)
         autosave.mark_saved(*step_keys(step_id))
-        if (st.session_state.get(PART_KEY), st.session_state.get(STEP_KEY)) != ("matrix", step_id):
-            # A click on a step still on screen while the next one was drawn: say where it went.
-            st.session_state["_saved_elsewhere"] = step_id
+        st.session_state["_saved_step"] = step_id  # the page says so if another step ends up shown
 
 
 def settle_step(step_id: str, settle) -> None:
@@ -154,29 +152,53 @@ def save_comment(item: str) -> None:
 
 
 # --- navigation: part, then one step or principle at a time ------------------------------
+# The page shown is plain session state (AT_KEY), not a widget's value: the browser sends every
+# widget's value with each click, and a click that arrives just after "Next" would otherwise
+# carry the old step back in the step control's value. The step and part controls are keyed
+# with a generation that "Next" and "Previous" bump, so they are drawn anew at the page they
+# moved to, and a value sent for an earlier one is not theirs. A button's target is absolute,
+# so a click Streamlit replays after an interrupted run moves nowhere further.
 
-PART_KEY, STEP_KEY, PRINCIPLE_KEY = "q:part", "q:step", "q:principle"
+AT_KEY, GENERATION_KEY = "q:at", "q:generation"
 STEP_IDS = [s.id for s in fw.steps]
 PRINCIPLE_IDS = [p.id for p in fw.principles]
 PAGES = [("matrix", s) for s in STEP_IDS] + [("principles", p) for p in PRINCIPLE_IDS]
 
 
 def current_page() -> int:
-    part = st.session_state.get(PART_KEY) or "matrix"
-    if part == "matrix":
-        return PAGES.index(("matrix", st.session_state.get(STEP_KEY) or STEP_IDS[0]))
-    return PAGES.index(("principles", st.session_state.get(PRINCIPLE_KEY) or PRINCIPLE_IDS[0]))
+    return st.session_state.get(AT_KEY, 0)
 
 
-def go(offset: int) -> None:
-    part, item = PAGES[max(0, min(len(PAGES) - 1, current_page() + offset))]
-    st.session_state[PART_KEY] = part
-    st.session_state[STEP_KEY if part == "matrix" else PRINCIPLE_KEY] = item
+def show(index: int) -> None:
+    index = max(0, min(len(PAGES) - 1, index))
+    st.session_state[AT_KEY] = index
+    part, item = PAGES[index]
+    st.session_state[f"q:last:{part}"] = item  # a part is opened again where it was left
 
 
-for key, default in ((PART_KEY, "matrix"), (STEP_KEY, STEP_IDS[0]), (PRINCIPLE_KEY, PRINCIPLE_IDS[0])):
-    if st.session_state.get(key) is None:
-        st.session_state[key] = default
+def go_to(index: int) -> None:
+    """The previous and next buttons: show that page, with the controls drawn anew there."""
+    show(index)
+    st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
+
+
+def choose_part(key: str) -> None:
+    part = st.session_state.get(key)
+    # Streamlit may call this for a control of an earlier generation whose value the browser sent
+    # again with a later click: only the control drawn now moves the page.
+    if key == control_key("part") and part in PARTS:
+        first = STEP_IDS[0] if part == "matrix" else PRINCIPLE_IDS[0]
+        show(PAGES.index((part, st.session_state.get(f"q:last:{part}") or first)))
+
+
+def choose_item(key: str, part: str) -> None:
+    item = st.session_state.get(key)
+    if key == control_key(part) and (part, item) in PAGES:
+        show(PAGES.index((part, item)))
+
+
+def control_key(name: str) -> str:
+    return f"q:{name}#{st.session_state.get(GENERATION_KEY, 0)}"
 
 
 # --- the page ----------------------------------------------------------------------------
@@ -193,8 +215,6 @@ def header() -> None:
     st.caption(t("q.you_answer_as", L, side=t(f"common.side.{response.side}", L), role=role))
     if message := st.session_state.pop("_save_error", None):
         st.error(message)
-    if elsewhere := st.session_state.pop("_saved_elsewhere", None):
-        st.toast(t("q.saved_for_step", L, step=step_title(elsewhere)), icon="💾")
     done, total = progress(fw, response)
     st.progress(done / total if total else 0.0, text=t("q.progress", L, done=done, total=total))
     # Links are stored only as digests: shown here only to whoever holds them in this session.
@@ -215,6 +235,14 @@ def header() -> None:
 
 def level_name(level_id: str) -> str:
     return t("q.level.none", L) if level_id == NO_LEVEL else fw.level_by_id[level_id].name(L)
+
+
+def saved_elsewhere(shown_step: str | None) -> None:
+    """A click on a step still on screen while the next one was drawn is saved for the step it
+    was given on: say so when that step is not the one now shown."""
+    saved = st.session_state.pop("_saved_step", None)
+    if saved is not None and saved != shown_step:
+        st.toast(t("q.saved_for_step", L, step=step_title(saved)), icon="💾")
 
 
 def step_page(step_id: str) -> None:
@@ -292,10 +320,10 @@ def principle_page(principle_id: str) -> None:
 def navigation() -> None:
     page = current_page()
     back, forward, results = st.columns([1, 1, 2])
-    back.button(t("q.previous", L), on_click=go, args=(-1,), disabled=page == 0, icon="⬅️",
+    back.button(t("q.previous", L), on_click=go_to, args=(page - 1,), disabled=page == 0, icon="⬅️",
                 width="stretch", key="q:back")
     if page < len(PAGES) - 1:
-        forward.button(t("q.next", L), on_click=go, args=(1,), type="primary", icon="➡️",
+        forward.button(t("q.next", L), on_click=go_to, args=(page + 1,), type="primary", icon="➡️",
                        width="stretch", key="q:next")
     if allowed(actor, p.VIEW_RESULTS, Resource.of_assessment(assessment)):
         results.page_link("views/results.py", label=t("q.to_results", L), icon="📊",
@@ -304,17 +332,22 @@ def navigation() -> None:
 
 autosave.save_unsaved(save_step, save_rating, save_comment)
 header()
-part = st.segmented_control(t("q.part", L), PARTS, key=PART_KEY, required=True, label_visibility="collapsed",
-                            format_func=lambda p: t(f"q.part.{p}", L))
+part, item = PAGES[current_page()]
+key = control_key("part")
+st.segmented_control(t("q.part", L), PARTS, key=key, default=part, required=True, label_visibility="collapsed",
+                     format_func=lambda p: t(f"q.part.{p}", L), on_change=choose_part, args=(key,))
+key = control_key(part)
 if part == "matrix":
     st.markdown(t("q.matrix.help", L))
-    step_id = st.segmented_control(t("q.step", L), STEP_IDS, key=STEP_KEY, required=True,
-                                   format_func=lambda s: fw.step_by_id[s].name(L))
-    step_page(step_id)
+    st.segmented_control(t("q.step", L), STEP_IDS, key=key, default=item, required=True,
+                         format_func=lambda s: fw.step_by_id[s].name(L), on_change=choose_item, args=(key, part))
+    step_page(item)
+    saved_elsewhere(item)
 else:
     st.markdown(t("q.principles.help", L))
-    principle_id = st.segmented_control(t("q.principle", L), PRINCIPLE_IDS, key=PRINCIPLE_KEY, required=True,
-                                        format_func=lambda p: fw.principle_by_id[p].name(L))
-    principle_page(principle_id)
+    st.segmented_control(t("q.principle", L), PRINCIPLE_IDS, key=key, default=item, required=True,
+                         format_func=lambda p: fw.principle_by_id[p].name(L), on_change=choose_item, args=(key, part))
+    principle_page(item)
+    saved_elsewhere(None)
 st.divider()
 navigation()
