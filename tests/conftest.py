@@ -427,3 +427,12 @@ def page(browser, request, tmp_path):
         except Exception as exc:  # the page may be gone; the test failure matters more
             print(f"\nno screenshot: {exc}")
     context.close()
+
+
+@pytest.fixture
+def axe():
+    """``axe(page, "where")``: fails on every serious or critical WCAG 2.1 A/AA violation of our
+    markup on the page as drawn (axe-core, tests/accessibility.py); one call per page."""
+    from accessibility import axe_check
+
+    return axe_check

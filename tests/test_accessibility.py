@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from accessibility import axe_check
 from assessment.i18n import t
 from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
@@ -95,7 +94,7 @@ def open_page(page: Page, server, path: str, params: dict, lang: str) -> AppRuns
     return runs
 
 
-def check(page: Page, where: str) -> None:
+def check(page: Page, where: str, axe) -> None:
     """The page as drawn: every chart labelled with its values, no serious violation of ours."""
     # Charts draw in the browser after the run: check them drawn, not their placeholders.
     page.wait_for_function("[...document.querySelectorAll('.vega-embed')].every(e => e.querySelector('svg, canvas'))",
@@ -105,26 +104,26 @@ def check(page: Page, where: str) -> None:
         .filter(c => c.getAttribute('role') !== 'graphics-document' || !(c.getAttribute('aria-label') || '').trim())
         .length""")
     assert unlabelled == 0, f"{where}: {unlabelled} chart(s) without a text alternative"
-    for v in axe_check(page, where):
+    for v in axe(page, where):
         print(f"{where}: Streamlit's own {v['rule']} at {v['target']}")
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
 @pytest.mark.parametrize("name,path,params,ready", PAGES, ids=[p[0] for p in PAGES])
-def test_page_has_no_serious_accessibility_violation(server, page, name, path, params, ready, lang):
+def test_page_has_no_serious_accessibility_violation(server, page, axe, name, path, params, ready, lang):
     page.set_default_timeout(WAIT_MS)
     open_page(page, server, path, params, lang)
     shown = page.locator(ready) if ready.startswith("css=") else page.get_by_text(t(ready, lang), exact=False)
     expect(shown.first).to_be_attached(timeout=WAIT_MS)
-    check(page, f"{name} ({lang})")
+    check(page, f"{name} ({lang})", axe)
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_every_comparison_view_has_no_serious_accessibility_violation(server, page, lang):
+def test_every_comparison_view_has_no_serious_accessibility_violation(server, page, axe, lang):
     page.set_default_timeout(WAIT_MS)
     app = open_page(page, server, "compare", {}, lang)
     for view in ("unit", "ranking", "steps", "trends", "report"):  # views/compare.py VIEWS after the first
         views = page.get_by_role("radiogroup", name=t("reg.compare.view", lang), exact=True)
         option = page.get_by_role("radio", name=t(f"reg.view.{view}", lang), exact=True)
         app.act(lambda: views.locator("label", has=option).click(), f"comparison view {view}")
-        check(page, f"comparison: {view} ({lang})")
+        check(page, f"comparison: {view} ({lang})", axe)
