@@ -120,7 +120,7 @@ def parse_json(data: bytes, source: str, fw: Framework) -> ImportBundle:
         raise SourceError([Problem(source, (), None, "the file is empty")])
     try:
         with within_limits(source):
-            raw = loads_json(text)
+            raw = loads_json(text, data)
     except json.JSONDecodeError as exc:
         cut = "; the file ends too early (truncated?)" if not text.rstrip().endswith(("}", "]")) else ""
         raise SourceError([Problem(source, (), exc.lineno,

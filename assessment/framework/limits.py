@@ -13,7 +13,9 @@ The limits are generous for real files (figures measured on the shipped ones).
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,18 +243,28 @@ def json_too_deep(data: bytes) -> bool:
         if len(inner) * 10 > len(brackets) * 9:  # under a tenth removed: few peaks left to walk
             break
         brackets, stripped = inner, stripped + 1
-    depth = 0
-    for run in _RUN.findall(brackets):
-        depth += len(run) if run[:1] == b"(" else -len(run)
-        if depth + stripped > MAX_DEPTH:
-            return True
-    return stripped > MAX_DEPTH
+    return _deepest(brackets) + stripped > MAX_DEPTH
 
 
-def loads_json(data: bytes | str) -> Any:
-    """json.loads within MAX_DEPTH. Raises LimitError, or json.JSONDecodeError for bad syntax
-    (also for a number too long to convert, which json.loads reports as a bare ValueError)."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+def _deepest(brackets: bytes) -> int:
+    """The deepest nesting of a string of parentheses, in C-level iterator steps: its maximal runs
+    alternate, so the depth after each run of openers is the openers so far minus the closers."""
+    runs = _RUN.findall(brackets)
+    if not runs:
+        return 0
+    if runs[0][:1] == b")":
+        runs = [b"", *runs]  # unbalanced: closers first
+    opened = itertools.accumulate(map(len, runs[0::2]))
+    closed = itertools.chain((0,), itertools.accumulate(map(len, runs[1::2])))
+    return max(map(operator.sub, opened, closed))
+
+
+def loads_json(data: bytes | str, raw: bytes | None = None) -> Any:
+    """json.loads within MAX_DEPTH (measured on `raw`, the bytes of `data` when the caller has
+    them). Raises LimitError, or json.JSONDecodeError for bad syntax (also for a number too long
+    to convert, which json.loads reports as a bare ValueError)."""
+    if raw is None:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if json_too_deep(raw):
         raise LimitError(f"nested deeper than {MAX_DEPTH} levels")
     try:
