@@ -86,13 +86,14 @@ def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server,
     # Pick two units: one overlay radar with the principles as axes and a legend of the two units,
     # the second unit in the palette's second colour.
     units_box = page.locator("[data-testid=stMultiSelect]").filter(has_text=t("reg.filter.units", "sv"))
-    for unit in UNITS[:2]:
+    for n, unit in enumerate(UNITS[:2], start=1):
         units_box.locator("input").click()
         units_box.locator("input").fill(unit)
         page.get_by_role("option", name=unit, exact=True).click()
+        # Each choice reruns the page: the next one waits for it (a busy machine may lose it otherwise).
+        expect(page.get_by_text(t("reg.compare.group", "sv", n=n, year=2026, side=all_sides))).to_be_visible(
+            timeout=WAIT_MS)
     page.keyboard.press("Escape")
-    expect(page.get_by_text(t("reg.compare.group", "sv", n=2, year=2026, side=all_sides))).to_be_visible(
-        timeout=WAIT_MS)
     expect(chart_text(page, UNITS[7])).to_have_count(0, timeout=WAIT_MS)
     expect(chart_text(page, UNITS[1])).to_have_count(1)
     expect(chart_text(page, framework.principle_by_id["dialogue"].name.sv)).to_have_count(1)
