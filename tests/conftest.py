@@ -164,12 +164,13 @@ def open_app_page(at, page: str, **params: str):
     return at
 
 
-def admin_token() -> str:
-    """A fresh administrator token for the database the app opens (ASSESSMENT_DB)."""
+def admin_token(db_path: str | Path | None = None) -> str:
+    """A fresh administrator token (earlier ones stop working) for the SQLite file at `db_path`:
+    by default the database the app opens (ASSESSMENT_DB), else e.g. a StreamlitServer's."""
     from assessment.access import links
     from assessment.store.migrations import open_database
 
-    return links.rotate_admin_token(open_database(f"sqlite:///{os.environ['ASSESSMENT_DB']}"), by="test")
+    return links.rotate_admin_token(open_database(f"sqlite:///{db_path or os.environ['ASSESSMENT_DB']}"), by="test")
 
 
 @pytest.fixture

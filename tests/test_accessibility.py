@@ -1,11 +1,18 @@
-"""Every page of the app, in Swedish and English, checked with axe-core in real Chromium.
+"""Every page of the app, in Swedish and English, checked with axe-core in real Chromium, each
+opened as the person who sees it.
 
 One server with data behind every page: an assessment answered by both sides (results,
 comparison), a questionnaire in progress, a live workshop with a card open (the facilitator
-screen and a participant's phone), agreements (follow-up), the import and export page. Each
-page must have no serious or critical WCAG 2.1 A/AA violation from our own markup; the ones
-Streamlit's own markup has are listed in tests/accessibility.py and the README. Every chart
-has a text alternative: a table beside it or an accessible description.
+screen and a participant's phone), an agreement followed up, the links each person holds.
+Pages are opened the way people open them, with their link in the address: the administrator
+(``?admin=``: administration, import and export), an assessment's coordinator (``?c=``:
+coordination, results), a unit's coordinator (``?c=``: comparison, follow-up), a respondent
+(``?r=``: the questionnaire), the facilitator (``?w=&s=``), and a visitor with no link (start
+page, the phone, a refused page). Each page must have no serious or critical WCAG 2.1 A/AA
+violation from our own markup; the ones Streamlit's own markup has are listed in
+tests/accessibility.py and the README. Every chart has a text alternative: a table beside it
+or an accessible description. (The sign-in button and the signed-in panel, which need an
+identity provider, are checked in tests/test_browser_signin.py.)
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
+from assessment.access import links
+from assessment.access.permissions import ADMINISTRATOR, ANONYMOUS, COORDINATOR, FACILITATOR, RESPONDENT
 from assessment.i18n import t
+from assessment.regional import followup as fs
+from assessment.regional.agreements import shipped_agreements
 from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.workshop.control import WorkshopControl
 from assessment.workshop.decks import get_deck
 from assessment.workshop.voting import WorkshopVoting
 from browser_runs import WAIT_MS, AppRuns
-from conftest import StreamlitServer
+from conftest import StreamlitServer, admin_token
 from seed_data import answered_units
 
 REGION = "Tillgänglän"
@@ -31,15 +42,21 @@ UNITS = ["Axeby kommun", "Wcagstad kommun"]
 
 
 def seed(db_path, fw) -> dict[str, str]:
-    """Data behind every page; returns the URL parameters of the pages that need a token."""
+    """Data behind every page; returns the tokens the pages are opened with."""
     url = f"sqlite:///{db_path}"
     answered_units(db_path, fw, UNITS, REGION)
-    assessment = Assessments.open(url, fw).find_assessment(UNITS[0], 2026)
+    store = Assessments.open(url, fw)
+    assessment = store.find_assessment(UNITS[0], 2026)
     answers = Answers.open(url, fw)
     response = answers.start_response(assessment.token, "public", "Fritidschef")
     first = fw.steps[0].id
     # A dialogue tool ticked at a step that reached consultation: the page asks which is right.
     answers.save_step(response, first, "consultation", [fw.cell(first, "dialogue").tools[0].id])
+    answers.save_comment(response, "general", "En kommentar som bara samordnaren läser")
+    # The shipped agreement, as the first unit's, with one commitment followed up.
+    agreement = shipped_agreements(fw)[0].model_copy(update={"unit": UNITS[0]})
+    fs.save_agreement(store, agreement)
+    fs.set_status(store, agreement.id, agreement.commitments[0].id, 2026, "under_way", "Påbörjat i mars")
     workshops, phones = WorkshopControl.open(url, fw), WorkshopVoting.open(url, fw)
     code, secret = workshops.create_workshop("Verktyg för samverkan", "Burlövs kommun", date(2026, 3, 12), "sv",
                                              get_deck("burlov"))
@@ -53,8 +70,11 @@ def seed(db_path, fw) -> dict[str, str]:
     for side, vote in (("public", "agree"), ("civil_society", "disagree")):
         phones.vote(phones.join(ended, side), get_deck("burlov").cards[0].id, vote)
     workshops.end(ended, ended_secret)
-    return {"assessment": assessment.token, "response": response, "code": code, "secret": secret,
-            "participant": participant, "ended": ended, "ended_secret": ended_secret}
+    return {"response": response, "code": code, "secret": secret, "participant": participant, "ended": ended,
+            "ended_secret": ended_secret, "admin": admin_token(db_path),
+            # the link whoever starts an assessment gets, and one the administrator gives a unit
+            "coordinator": links.create_link(store, links.COORDINATOR_LINK, "test", assessment_id=assessment.id),
+            "unit_coordinator": links.create_link(store, links.COORDINATOR_LINK, "test", unit=UNITS[0])}
 
 
 @pytest.fixture(scope="module")
@@ -67,20 +87,32 @@ def server(tmp_path_factory, framework):
     app.stop()
 
 
-# (name, url path, parameters from the seeded tokens, text, or css=selector, that shows the page is drawn)
+UNIT_COORDINATOR = "unit coordinator"  # a coordinator holding the unit's link, not one assessment's
+
+# (name, who opens it, url path, parameters from the seeded tokens, what shows the page is drawn: the
+# key of a text, or css=selector, and the key of a button's text to press before the check, or None)
 PAGES = [
-    ("home", "home", {}, "home.title"),
-    ("questionnaire", "questionnaire", {"r": "response"}, "css=[data-testid=stAlertContentWarning]"),
-    ("results", "results", {"a": "assessment"}, "results.advice"),
-    ("workshop: create", "facilitate", {}, "ws.create.submit"),
-    ("workshop: facilitator screen", "facilitate", {"w": "code", "s": "secret"}, "ws.ctl.close"),
-    ("workshop: summary", "facilitate", {"w": "ended", "s": "ended_secret"}, "ws.summary.title"),
-    ("workshop: phone, join", "join", {"code": "code"}, "ws.join.submit"),
-    ("workshop: phone, vote", "join", {"code": "code", "p": "participant"}, "css=.st-key-ws_vote_agree button"),
-    ("comparison", "compare", {}, "reg.compare.title"),
-    ("follow-up", "followup", {}, "reg.followup.title"),
-    ("import and export", "data", {}, "reg.data.title"),
+    ("home", ANONYMOUS, "home", {}, "home.title", None),
+    ("refused page", ANONYMOUS, "admin", {}, "access.refused.administer", None),
+    ("questionnaire", RESPONDENT, "questionnaire", {"r": "response"}, "css=[data-testid=stAlertContentWarning]", None),
+    ("results", COORDINATOR, "results", {"c": "coordinator"}, "results.advice", None),
+    ("coordination", COORDINATOR, "coordinate", {"c": "coordinator"}, "coord.links", None),
+    ("coordination: a new link shown once", COORDINATOR, "coordinate", {"c": "coordinator"}, "coord.shown_once",
+     "coord.new.results"),
+    ("workshop: create", ANONYMOUS, "facilitate", {}, "ws.create.submit", None),
+    ("workshop: facilitator screen", FACILITATOR, "facilitate", {"w": "code", "s": "secret"}, "ws.ctl.close", None),
+    ("workshop: summary", FACILITATOR, "facilitate", {"w": "ended", "s": "ended_secret"}, "ws.summary.title", None),
+    ("workshop: phone, join", ANONYMOUS, "join", {"code": "code"}, "ws.join.submit", None),
+    ("workshop: phone, vote", ANONYMOUS, "join", {"code": "code", "p": "participant"},
+     "css=.st-key-ws_vote_agree button", None),
+    ("comparison", UNIT_COORDINATOR, "compare", {"c": "unit_coordinator"}, "reg.compare.intro_unnamed", None),
+    ("follow-up", UNIT_COORDINATOR, "followup", {"c": "unit_coordinator"}, "reg.followup.tab_progress", None),
+    ("import and export", ADMINISTRATOR, "data", {"admin": "admin"}, "reg.data.import", None),
+    ("administration", ADMINISTRATOR, "admin", {"admin": "admin"}, "admin.audit", None),
 ]
+# What each one's sidebar says they are here as (a visitor is told nothing).
+ROLE_SHOWN = {ADMINISTRATOR: ADMINISTRATOR, COORDINATOR: COORDINATOR, UNIT_COORDINATOR: COORDINATOR,
+              RESPONDENT: RESPONDENT, FACILITATOR: FACILITATOR}
 
 
 def open_page(page: Page, server, path: str, params: dict, lang: str) -> AppRuns:
@@ -108,22 +140,47 @@ def check(page: Page, where: str, axe) -> None:
         print(f"{where}: Streamlit's own {v['rule']} at {v['target']}")
 
 
+def opened_as(page: Page, who: str, lang: str, refused: bool = False) -> None:
+    """The page was opened as `who` (the sidebar names the role) and, unless it is the refusal
+    being checked, not refused (a refusal is an error message)."""
+    if who in ROLE_SHOWN:
+        role = t(f"access.role.{ROLE_SHOWN[who]}", lang)
+        expect(page.get_by_test_id("stSidebar").get_by_text(t("access.you_are", lang, role=role))).to_be_visible()
+    if not refused:
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+
+
 @pytest.mark.parametrize("lang", ["sv", "en"])
-@pytest.mark.parametrize("name,path,params,ready", PAGES, ids=[p[0] for p in PAGES])
-def test_page_has_no_serious_accessibility_violation(server, page, axe, name, path, params, ready, lang):
+@pytest.mark.parametrize("name,who,path,params,ready,press", PAGES, ids=[p[0] for p in PAGES])
+def test_page_has_no_serious_accessibility_violation(server, page, axe, name, who, path, params, ready, press, lang):
     page.set_default_timeout(WAIT_MS)
-    open_page(page, server, path, params, lang)
+    app = open_page(page, server, path, params, lang)
+    if press is not None:
+        app.act(lambda: page.get_by_role("button", name=t(press, lang), exact=True).click(), f"pressing {press}")
     shown = page.locator(ready) if ready.startswith("css=") else page.get_by_text(t(ready, lang), exact=False)
     expect(shown.first).to_be_attached(timeout=WAIT_MS)
+    opened_as(page, who, lang, refused=ready.startswith("access.refused."))
     check(page, f"{name} ({lang})", axe)
 
 
+# Who sees the comparison, and the views offered to them after the first one (views/compare.py:
+# the administrator every view, by name; a unit's coordinator their own units against the region).
+COMPARISON_VIEWS = {
+    ADMINISTRATOR: ({"admin": "admin"}, ("unit", "ranking", "steps", "trends", "report")),
+    UNIT_COORDINATOR: ({"c": "unit_coordinator"}, ("steps", "report")),
+}
+
+
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_every_comparison_view_has_no_serious_accessibility_violation(server, page, axe, lang):
+@pytest.mark.parametrize("who", list(COMPARISON_VIEWS))
+def test_every_comparison_view_has_no_serious_accessibility_violation(server, page, axe, who, lang):
     page.set_default_timeout(WAIT_MS)
-    app = open_page(page, server, "compare", {}, lang)
-    for view in ("unit", "ranking", "steps", "trends", "report"):  # views/compare.py VIEWS after the first
-        views = page.get_by_role("radiogroup", name=t("reg.compare.view", lang), exact=True)
+    params, shown_views = COMPARISON_VIEWS[who]
+    app = open_page(page, server, "compare", params, lang)
+    opened_as(page, who, lang)
+    views = page.get_by_role("radiogroup", name=t("reg.compare.view", lang), exact=True)
+    expect(views.get_by_role("radio")).to_have_count(1 + len(shown_views))
+    for view in shown_views:
         option = page.get_by_role("radio", name=t(f"reg.view.{view}", lang), exact=True)
         app.act(lambda: views.locator("label", has=option).click(), f"comparison view {view}")
-        check(page, f"comparison: {view} ({lang})", axe)
+        check(page, f"comparison as {who}: {view} ({lang})", axe)

@@ -12,9 +12,9 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from assessment.access import links
 from assessment.charts.scores import PALETTE
 from assessment.i18n import t
+from conftest import admin_token
 from seed_data import answered_units
 
 REGION = "Webblän"
@@ -69,7 +69,7 @@ def choose_view(page: Page, label: str) -> None:
 
 def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server, page, framework):
     seed(streamlit_server.db_path, framework)
-    token = links.rotate_admin_token(Assessments.open(f"sqlite:///{streamlit_server.db_path}"))
+    token = admin_token(streamlit_server.db_path)
     page.goto(f"{streamlit_server.url}/compare?admin={token}")  # the administrator: every unit by name
     expect(page.get_by_role("heading", name=t("reg.compare.title", "sv"), exact=True)).to_be_visible(timeout=WAIT_MS)
     all_sides = t("regional.side.all", "sv").lower()
