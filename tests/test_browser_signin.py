@@ -3,7 +3,7 @@
 The provider (tests/node/oidc_provider.mjs, panva's oidc-provider) runs its own login and
 consent pages; the app maps the identity it returns through the access file: an e-mail
 address to unit A's coordinator, a group to administrator. Nothing of Streamlit's login
-is replaced.
+is replaced. The sign-in button and the signed-in panel are checked with axe-core, in sv and en.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from assessment.access import links
 from assessment.i18n import t
 from assessment.store.assessments import Assessments
+from browser_runs import AppRuns
 from conftest import unavailable
 from oidc_server import OidcProvider, OidcUnavailable
 
@@ -78,6 +79,24 @@ def test_a_coordinator_signs_in_sees_their_unit_and_signs_out(signed_in_app, pag
     expect(page.get_by_role("button", name=t("access.sign_in", "sv"))).to_be_visible()
     page.goto(f"{server.url}/compare")
     expect(page.get_by_text(t("access.refused.compare-region", "sv"))).to_be_visible()
+
+
+def test_the_sign_in_button_and_the_signed_in_panel_have_no_serious_accessibility_violation(signed_in_app, page,
+                                                                                            axe):
+    server, provider = signed_in_app
+    page.set_default_timeout(WAIT_MS)
+    runs = AppRuns(page)
+    for lang in ("sv", "en"):
+        runs.act(lambda: page.goto(f"{server.url}/?lang={lang}"), f"opening the start page ({lang})")
+        expect(page.get_by_role("button", name=t("access.sign_in", lang))).to_be_visible()
+        axe(page, f"sign-in button ({lang})")
+    sign_in(page, server, COORDINATOR)
+    for lang in ("sv", "en"):
+        runs.act(lambda: page.goto(f"{server.url}/?lang={lang}"), f"opening the start page signed in ({lang})")
+        role = t("access.role.coordinator", lang)
+        expect(page.get_by_text(t("access.signed_in_as", lang, who=COORDINATOR, role=role))).to_be_visible()
+        expect(page.get_by_role("button", name=t("access.sign_out", lang))).to_be_visible()
+        axe(page, f"signed-in panel ({lang})")
 
 
 def test_a_group_of_the_identity_makes_an_administrator_and_admin_links_are_off(signed_in_app, page, framework):

@@ -207,7 +207,9 @@ def identity_panel(actor: Actor) -> None:
     role = t(f"access.role.{actor.role}", L)
     if auth_configured():
         if st.user.get("is_logged_in"):
-            st.sidebar.caption(t("access.signed_in_as", L, who=st.user.get("email") or "?", role=role))
+            # Plain text, not a caption: markdown would make the e-mail address a mailto link, and a
+            # caption fades links below 4.5:1 contrast (axe, tests/test_browser_signin.py).
+            st.sidebar.text(t("access.signed_in_as", L, who=st.user.get("email") or "?", role=role))
             st.sidebar.button(t("access.sign_out", L), on_click=st.logout, key="access_sign_out")
         else:
             st.sidebar.button(t("access.sign_in", L), on_click=st.login, args=(_provider(),), key="access_sign_in")
