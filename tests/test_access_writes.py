@@ -7,8 +7,9 @@ import pytest
 from assessment.access import links
 from assessment.store import audit
 from assessment.access.permissions import Actor
-from assessment.access.writes import Refused, new_link, set_followup, start_assessment
-from assessment.regional.agreements import shipped_agreements
+from assessment.access.writes import Refused, new_link, set_followup, start_assessment, upload_agreement
+from assessment.regional import followup as fs
+from assessment.regional.agreements import AGREEMENTS_DIR, shipped_agreements
 from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
@@ -54,3 +55,13 @@ def test_links_and_follow_ups_of_another_unit_are_refused_and_unchanged(sqlite_e
                  2026, "done", "klart")
     entry, = audit.entries(store)
     assert (entry.actor, entry.action, entry.detail) == ("k@orebro.se", "follow-up", "done: klart")
+
+
+def test_an_uploaded_agreement_is_stored_and_logged(sqlite_engine, framework):
+    data = (AGREEMENTS_DIR / "orebro.yaml").read_bytes()
+    stored = upload_agreement(sqlite_engine, framework, Actor(administrator=True, identity="a@region.se"), data,
+                              "orebro.yaml")
+    assert fs.get_agreement(sqlite_engine, stored.id) == stored
+    entry, = audit.entries(sqlite_engine)
+    assert (entry.actor, entry.action) == ("a@region.se", "agreement-saved")
+    assert entry.target == f"{stored.id} ({stored.unit})"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from assessment.access.permissions import Actor
+from assessment.access.writes import Refused, import_file, upload_agreement
 from assessment.cli.main import main
 from assessment.exchange.file_limits import read_export_file
 from assessment.exchange.importer import import_bytes
@@ -154,12 +156,41 @@ HOSTILE_IMPORTS = [
 ]
 
 
+# An import from the command line goes to the core; one uploaded on the data page goes through the
+# administrator's write (assessment.access.writes), which must read it within the same limits.
+ADMINISTRATOR = Actor(administrator=True, identity="admin@region.se")
+IMPORTERS = {
+    "core": import_bytes,
+    "administrator's upload": lambda engine, fw, data, source: import_file(engine, fw, ADMINISTRATOR, data, source),
+}
+
+
+@pytest.mark.parametrize("through", list(IMPORTERS))
 @pytest.mark.parametrize("name,source,data,words", HOSTILE_IMPORTS, ids=[c[0] for c in HOSTILE_IMPORTS])
-def test_hostile_import_is_refused_and_changes_nothing(sqlite_engine, framework, name, source, data, words):
+def test_hostile_import_is_refused_and_changes_nothing(sqlite_engine, framework, name, source, data, words, through):
     before = database_rows(sqlite_engine)
     with pytest.raises(SourceError) as caught:
-        import_bytes(sqlite_engine, framework, data, source)
+        IMPORTERS[through](sqlite_engine, framework, data, source)
     assert words in only_line(caught.value, source)
+    assert database_rows(sqlite_engine) == before  # the audit log included
+
+
+@pytest.mark.parametrize("name,text,words", HOSTILE_YAML, ids=[c[0] for c in HOSTILE_YAML])
+def test_hostile_agreement_upload_is_refused_and_changes_nothing(sqlite_engine, framework, name, text, words):
+    before = database_rows(sqlite_engine)
+    with pytest.raises(SourceError) as caught:
+        upload_agreement(sqlite_engine, framework, ADMINISTRATOR, text.encode(), "hostile.yaml")
+    assert words in only_line(caught.value, "hostile.yaml")
+    assert database_rows(sqlite_engine) == before
+
+
+def test_an_upload_by_someone_not_allowed_is_refused_before_it_is_read(sqlite_engine, framework):
+    coordinator = Actor(units=frozenset({"Exempelstad"}))
+    before = database_rows(sqlite_engine)
+    with pytest.raises(Refused):  # not SourceError: the bytes were never parsed
+        upload_agreement(sqlite_engine, framework, coordinator, laughs().encode(), "bomb.yaml")
+    with pytest.raises(Refused):
+        import_file(sqlite_engine, framework, coordinator, b"[" * 100_000, "bomb.json")
     assert database_rows(sqlite_engine) == before
 
 

@@ -17,13 +17,13 @@ import pandas as pd
 import streamlit as st
 
 from assessment.access.permissions import FOLLOW_UP, MANAGE_AGREEMENTS, Resource, allowed
-from assessment.access.writes import Refused, save_agreement, set_followup
+from assessment.access.writes import Refused, set_followup, upload_agreement
 from assessment.charts.comparison import progress_bars
-from assessment.framework.yamlsource import SourceError
 from assessment.framework import limits
+from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.regional import followup as fs
-from assessment.regional.agreements import Agreement, parse_agreement, shipped_agreements
+from assessment.regional.agreements import Agreement, shipped_agreements
 from views.access import current_actor
 from views.autosave import Autosave
 from views.common import database, framework, lang
@@ -57,12 +57,11 @@ def upload_section() -> None:
     if upload is not None and st.session_state.get("fu_upload_seen") != upload.file_id:
         st.session_state["fu_upload_seen"] = upload.file_id
         try:
-            uploaded = parse_agreement(upload.getvalue(), upload.name, fw)
+            uploaded = upload_agreement(engine, fw, actor, upload.getvalue(), upload.name)
         except SourceError as exc:
             st.error(t("reg.followup.upload_error", L, file=upload.name) + "\n\n" +
                      "\n".join(f"- `{problem}`" for problem in exc.problems))
         else:
-            save_agreement(engine, actor, uploaded)
             st.session_state["fu_agreement"] = uploaded.id
             st.success(t("reg.followup.uploaded", L, title=uploaded.title(L),
                          n=len(uploaded.commitments)))

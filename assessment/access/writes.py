@@ -15,7 +15,7 @@ from ..exchange.importer import import_bytes
 from ..exchange.records import ImportSummary
 from ..framework.matrix import Framework
 from ..regional import followup as fs
-from ..regional.agreements import Agreement
+from ..regional.agreements import Agreement, parse_agreement
 from ..store import audit
 from ..store.answers import Answers
 from ..store.assessments import AssessmentInfo, Assessments
@@ -83,18 +83,24 @@ def revoke_link(db: Any, actor: Actor, link_id: int, assessment: AssessmentInfo)
 
 
 def import_file(db: Any, fw: Framework, actor: Actor, data: bytes, filename: str) -> ImportSummary:
-    """Import one checked file (see exchange.importer.import_bytes) and log what it did."""
+    """Import one file and log what it did. Read only for someone allowed to, then within the limits
+    on incoming files and checked whole before anything is written (exchange.importer.import_bytes)."""
     check(actor, p.IMPORT_DATA)
     summary = import_bytes(db, fw, data, filename)
     audit.record(db, actor.who, "import", filename, summary.line())
     return summary
 
 
-def save_agreement(db: Any, actor: Actor, agreement: Agreement) -> None:
+def upload_agreement(db: Any, fw: Framework, actor: Actor, data: bytes, filename: str) -> Agreement:
+    """Store an uploaded agreement and log it. Its bytes are read only for someone allowed to, and
+    then within the limits on incoming files (regional.agreements.parse_agreement: size, UTF-8,
+    nesting, aliases) and checked against the framework: SourceError naming the file, nothing stored."""
     check(actor, p.MANAGE_AGREEMENTS)
+    agreement = parse_agreement(data, filename, fw)
     fs.save_agreement(db, agreement)
     audit.record(db, actor.who, "agreement-saved", f"{agreement.id} ({agreement.unit})",
                  f"{len(agreement.commitments)} commitments")
+    return agreement
 
 
 def set_followup(db: Any, actor: Actor, agreement: Agreement, commitment_id: str, year: int, status: str,
