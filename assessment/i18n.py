@@ -51,3 +51,15 @@ def number(value: float | None, lang: str, signed: bool = False) -> str:
     text = f"{value:+.1f}" if signed else f"{value:.1f}"
     text = text.replace("-", "−")
     return text.replace(".", ",") if lang == "sv" else text
+
+
+# Every ASCII punctuation mark CommonMark lets a backslash escape, plus what Streamlit adds on
+# top ($ for LaTeX, ~ for strikethrough, : with [..] for coloured text).
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&\"'")
+
+
+def markdown_literal(value: object) -> str:
+    """A value people typed (a unit's name, a case, a role), shown as itself inside Markdown:
+    'Föreningen *Vi*_2' stays that text instead of turning into emphasis."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in text)

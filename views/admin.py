@@ -18,7 +18,7 @@ from assessment.access import links
 from assessment.store import audit
 from assessment.store.assessments import Assessments
 from assessment.access.signin import access_file
-from assessment.i18n import t
+from assessment.i18n import markdown_literal, t
 from views.access import access_map, auth_configured, current_actor
 from views.common import app_url, lang, lang_params, repository
 
@@ -51,7 +51,7 @@ if units:
         st.session_state["admin_new_link"] = (unit, token)
     fresh = st.session_state.get("admin_new_link")
     if fresh:
-        st.markdown(t("admin.new_link_for", L, unit=fresh[0]))
+        st.markdown(t("admin.new_link_for", L, unit=markdown_literal(fresh[0])))
         st.code(app_url("home", c=fresh[1], **lang_params()), language=None)
         st.caption(t("coord.shown_once", L))
 active = [link for link in links.links_of(assessments, kind=links.COORDINATOR_LINK) if link.active and link.unit]

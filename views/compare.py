@@ -21,7 +21,7 @@ import streamlit as st
 from assessment.access import permissions as p
 from assessment.access.permissions import Resource, allowed
 from assessment.charts import comparison as cc
-from assessment.i18n import LANGUAGE_NAMES, t
+from assessment.i18n import LANGUAGE_NAMES, markdown_literal, t
 from assessment.regional import aggregates, compare, summaries, summary_freshness
 from assessment.report.render import build_report
 from assessment.store.assessments import Assessments
@@ -245,4 +245,4 @@ else:  # the council report
                            mime="application/pdf", key="rep_pdf", on_click="ignore")
         d2.download_button(t("reg.report.html", L), ready[1]["html"], file_name=f"{base}.html",
                            mime="text/html", key="rep_html", on_click="ignore")
-        st.success(t("reg.report.ready", L, unit=report_unit, year=report_year))
+        st.success(t("reg.report.ready", L, unit=markdown_literal(report_unit), year=report_year))

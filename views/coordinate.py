@@ -18,7 +18,7 @@ from assessment.access import permissions as p
 from assessment.access.permissions import Resource, allowed
 from assessment.access.writes import new_link, revoke_link
 from assessment.exchange.export import export_csv, export_json
-from assessment.i18n import t
+from assessment.i18n import markdown_literal, t
 from assessment.store.assessments import Assessments
 from views.access import COORDINATOR_PARAM, KEY_PARAM, current_actor, held_assessment, hold, require
 from views.common import app_url, find_assessment, framework, lang, lang_params, repository, stop_with
@@ -70,8 +70,8 @@ info = load_assessment()
 here = Resource.of_assessment(info)
 require(actor, p.COORDINATE, here)
 
-case = f" – {info.case}" if info.case else ""
-st.title(t("coord.title", L, unit=info.unit, year=info.year, case=case))
+case = f" – {markdown_literal(info.case)}" if info.case else ""
+st.title(t("coord.title", L, unit=markdown_literal(info.unit), year=info.year, case=case))
 st.caption(t("coord.intro", L))
 counts = assessments.response_counts(info.token)
 columns = st.columns(3)

@@ -18,7 +18,7 @@ from assessment.access.permissions import Resource, allowed
 from assessment.framework.responses import DONT_KNOW, NO_LEVEL, StepAnswer
 from assessment.framework.step_answer import (choice, level_choices, level_of, raise_level, tools_above_level,
                                               untick_tools_above)
-from assessment.i18n import t
+from assessment.i18n import markdown_literal, t
 from assessment.scoring.scores import progress
 from assessment.store.answers import Answers
 from assessment.store.responses import Responses
@@ -208,10 +208,10 @@ def step_title(step_id: str) -> str:
 
 
 def header() -> None:
-    case = f" – {assessment.case}" if assessment.case else ""
-    st.title(t("q.title", L, unit=assessment.unit, year=assessment.year, case=case))
+    case = f" – {markdown_literal(assessment.case)}" if assessment.case else ""
+    st.title(t("q.title", L, unit=markdown_literal(assessment.unit), year=assessment.year, case=case))
     show_flash()
-    role = f" ({response.role})" if response.role else ""
+    role = f" ({markdown_literal(response.role)})" if response.role else ""
     st.caption(t("q.you_answer_as", L, side=t(f"common.side.{response.side}", L), role=role))
     if message := st.session_state.pop("_save_error", None):
         st.error(message)

@@ -13,7 +13,7 @@ import streamlit as st
 from assessment.access import links
 from assessment.access import permissions as p
 from assessment.access.permissions import Resource, allowed
-from assessment.i18n import t
+from assessment.i18n import markdown_literal, t
 from assessment.scoring.scores import by_side
 from assessment.store.assessments import Assessments
 from assessment.store.responses import Responses
@@ -82,10 +82,10 @@ if not with_comments:  # free text is the coordinator's to read: not in charts' 
 # Someone who opened the questionnaire but answered nothing is not a respondent (yet).
 responses = [r for r in started if r.steps or r.ratings]
 groups = by_side(responses)
-case = f" – {assessment.case}" if assessment.case else ""
+case = f" – {markdown_literal(assessment.case)}" if assessment.case else ""
 file_stem = "".join(c if c.isalnum() else "-" for c in f"{assessment.unit}-{assessment.year}").strip("-").lower()
 
-st.title(t("results.title", L, unit=assessment.unit, year=assessment.year, case=case))
+st.title(t("results.title", L, unit=markdown_literal(assessment.unit), year=assessment.year, case=case))
 counts = st.columns(3)
 counts[0].metric(t("results.respondents", L), len(responses))
 for column, side in zip(counts[1:], SIDES):
