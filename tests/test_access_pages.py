@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from assessment.access import links
 from assessment.access.permissions import ACTIONS
-from assessment.i18n import all_keys, t
+from assessment.i18n import all_keys, markdown_literal, t
 from assessment.store import audit
 from assessment.workshop.control import WorkshopControl
 from assessment.workshop.decks import get_deck
@@ -145,7 +145,7 @@ def test_every_page_is_registered_with_a_known_action_and_app_builds_pages_only_
 def test_who_sees_comments_and_unnamed_region(world):
     a_comment = f"Hemlig kommentar om {UNIT_A}"
     results_link = open_as(world, "anonymous", "views/results.py", v=world["results_a"])
-    assert UNIT_A in results_link.title[0].value and a_comment not in texts(results_link)
+    assert markdown_literal(UNIT_A) in results_link.title[0].value and a_comment not in texts(results_link)
     for role in ("coordinator A", "administrator"):
         assert a_comment in texts(open_as(world, role, "views/results.py"))
     # Coordinator B sees the region as a band and only their own unit by name.
@@ -191,7 +191,7 @@ def test_coordinator_makes_a_results_link_that_works_until_replaced(world):
     shown = [c.value for c in at.code]
     token = re.search(r"v=([^&\s]+)", shown[0]).group(1)
     assert links.resolve(store, token).assessment_id == world["b"].id
-    assert UNIT_B in open_as(world, "anonymous", "views/results.py", v=token).title[0].value
+    assert markdown_literal(UNIT_B) in open_as(world, "anonymous", "views/results.py", v=token).title[0].value
     at.button(key="coord_make_results").click()
     at.run()
     assert links.resolve(store, token) is None  # replaced: the old results link opens nothing
