@@ -36,7 +36,7 @@ run: $(RUN_STAMP)
 	  { rm -f "$(DB_FILE)" "$(DB_FILE)-wal" "$(DB_FILE)-shm"; exit 1; }; \
 	fi
 	@ASSESSMENT_DB="$(DB_FILE)" $(BIN)/assessment admin-link --url "http://localhost:$(PORT)"
-	ASSESSMENT_DB="$(DB_FILE)" $(BIN)/streamlit run app.py --server.headless true \
+	ASSESSMENT_DB="$(DB_FILE)" $(BIN)/streamlit run serve.py --server.headless true \
 	  --server.port $(PORT) --browser.gatherUsageStats false
 
 test: system-deps $(TEST_STAMP) $(NODE_STAMP)

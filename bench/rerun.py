@@ -13,16 +13,20 @@ and, as the baseline, a generated bare script per page that draws the same numbe
 and kinds of elements (widgets, text, charts with a small inline spec, tables of
 the same shape) with constant content and no logic, run through a navigation
 shell with as many pages as app.py (so only the page's own work is compared).
+After each run, both collect garbage as the server does under the configured
+``runner.postScriptGC`` (``.streamlit/config.toml``; ``--post-script-gc on|off``
+overrides it).
 Page and bare reruns alternate; per page it prints the medians and the median of
 the paired ratios (page rerun / the bare rerun right after it). The last line is
 ``ratio=<x>``, the worst page's ratio.
 
-    .venv/bin/python bench/rerun.py [--reruns 60] [--respondents 20] [--profile]
+    .venv/bin/python bench/rerun.py [--reruns 60] [--respondents 20] [--post-script-gc on|off] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -33,8 +37,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from streamlit import config  # noqa: E402
 from streamlit.runtime.scriptrunner import script_cache  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1.local_script_runner import LocalScriptRunner  # noqa: E402
 
 APP = str(REPO / "app.py")
 PAGE_COUNT = 8  # pages in app.py's navigation; the bare shell has as many
@@ -56,6 +62,19 @@ def _cached_bytecode(self, script_path: str):
 
 
 script_cache.ScriptCache.get_bytecode = _cached_bytecode
+
+# The server's script runner ends every run with a full garbage collection when
+# runner.postScriptGC is on; AppTest's runner leaves it out. Do it here as the server does.
+_finish_run = LocalScriptRunner._on_script_finished
+
+
+def _finish_run_as_server(self, *args, **kwargs) -> None:
+    _finish_run(self, *args, **kwargs)
+    if config.get_option("runner.postScriptGC"):
+        gc.collect(2)
+
+
+LocalScriptRunner._on_script_finished = _finish_run_as_server
 
 
 # --- data --------------------------------------------------------------------------------
@@ -281,8 +300,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=60)
     parser.add_argument("--respondents", type=int, default=20)
+    parser.add_argument("--post-script-gc", choices=("on", "off"),
+                        help="collect garbage after every run or not (default: as configured)")
     parser.add_argument("--profile", action="store_true", help="profile the page reruns (cProfile)")
     args = parser.parse_args()
+    if args.post_script_gc:
+        config.set_option("runner.postScriptGC", args.post_script_gc == "on")
+    print(f"runner.postScriptGC={'on' if config.get_option('runner.postScriptGC') else 'off'}")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-rerun-"))
     db_url = f"sqlite:///{workdir / 'bench.db'}"

@@ -276,7 +276,7 @@ class _PortTaken(Exception):
 
 
 class StreamlitServer:
-    """``streamlit run app.py`` on a free port with its own temp database.
+    """``streamlit run serve.py`` (the app plus the phone path) on a free port with its own temp database.
 
     ``url`` is the base URL; ``restart(env)`` stops and starts it again on the same port
     (same database unless env changes it), e.g. to check that data survives a restart.
@@ -310,7 +310,7 @@ class StreamlitServer:
         env = {key: value for key, value in os.environ.items()
                if key not in ("DATABASE_URL", "ASSESSMENT_DB", "ASSESSMENT_MATRIX")}
         env.update(self.env)
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"),
                    "--server.headless", "true", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                    "--server.fileWatcherType", "none", "--server.runOnSave", "false", *self.args]
@@ -437,3 +437,25 @@ def axe():
     from accessibility import axe_check
 
     return axe_check
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright (sync API) keeps an event
+    loop running in the main thread for the whole session, where asyncio.run refuses to start."""
+    import asyncio
+    import threading
+
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="run_async")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

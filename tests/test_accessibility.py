@@ -3,20 +3,23 @@ opened as the person who sees it.
 
 One server with data behind every page: an assessment answered by both sides (results,
 comparison), a questionnaire in progress, a live workshop with a card open (the facilitator
-screen and a participant's phone), an agreement followed up, the links each person holds.
-Pages are opened the way people open them, with their link in the address: the administrator
-(``?admin=``: administration, import and export), an assessment's coordinator (``?c=``:
-coordination, results), a unit's coordinator (``?c=``: comparison, follow-up), a respondent
-(``?r=``: the questionnaire), the facilitator (``?w=&s=``), and a visitor with no link (start
-page, the phone, a refused page). Each page must have no serious or critical WCAG 2.1 A/AA
-violation from our own markup; the ones Streamlit's own markup has are listed in
-tests/accessibility.py and the README. Every chart has a text alternative: a table beside it
-or an accessible description. (The sign-in button and the signed-in panel, which need an
-identity provider, are checked in tests/test_browser_signin.py.)
+screen), workshops for each view of the phone page (join, voting, revealed results, matrix
+round), an agreement followed up, the links each person holds. Pages are opened the way
+people open them, with their link in the address: the administrator (``?admin=``:
+administration, import and export), an assessment's coordinator (``?c=``: coordination,
+results), a unit's coordinator (``?c=``: comparison, follow-up), a respondent (``?r=``: the
+questionnaire), the facilitator (``?w=&s=``), a visitor with no link (start page, a refused
+page), and a phone that joined a workshop (the phone page, plain HTML: no exceptions at all).
+Each page must have no serious or critical WCAG 2.1 A/AA violation from our own markup; the
+ones Streamlit's own markup has are listed in tests/accessibility.py and the README. Every
+chart has a text alternative: a table beside it or an accessible description. (The sign-in
+button and the signed-in panel, which need an identity provider, are checked in
+tests/test_browser_signin.py.)
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from urllib.parse import urlencode
 
@@ -32,6 +35,7 @@ from assessment.store.answers import Answers
 from assessment.store.assessments import Assessments
 from assessment.workshop.control import WorkshopControl
 from assessment.workshop.decks import get_deck
+from assessment.workshop.views_support import join_url
 from assessment.workshop.voting import WorkshopVoting
 from browser_runs import WAIT_MS, AppRuns
 from conftest import StreamlitServer, admin_token
@@ -70,7 +74,23 @@ def seed(db_path, fw) -> dict[str, str]:
     for side, vote in (("public", "agree"), ("civil_society", "disagree")):
         phones.vote(phones.join(ended, side), get_deck("burlov").cards[0].id, vote)
     workshops.end(ended, ended_secret)
-    return {"response": response, "code": code, "secret": secret, "participant": participant, "ended": ended,
+    # For the phone page: a statement with its results shown, and a matrix round with its result.
+    revealed, revealed_secret = workshops.create_workshop("Resultat", "Burlövs kommun", date(2026, 3, 2), "sv",
+                                                          get_deck("burlov"))
+    workshops.open_card(revealed, revealed_secret)
+    revealed_votes = [phones.join(revealed, side) for side in ("public", "public", "civil_society")]
+    for voter, vote in zip(revealed_votes, ("agree", "pass", "disagree")):
+        phones.vote(voter, get_deck("burlov").cards[0].id, vote)
+    workshops.reveal(revealed, revealed_secret)
+    matrix, matrix_secret = workshops.create_workshop("Matris", "Burlövs kommun", date(2026, 3, 3), "sv",
+                                                      get_deck("burlov"))
+    workshops.start_matrix(matrix, matrix_secret)
+    placing = phones.join(matrix, "public", "official")
+    phones.place(placing, fw.steps[0].id, fw.active_levels()[1].id)
+    workshops.reveal(matrix, matrix_secret)
+    return {"revealed": revealed, "revealed_participant": revealed_votes[0], "matrix": matrix,
+            "matrix_participant": placing,
+            "response": response, "code": code, "secret": secret, "participant": participant, "ended": ended,
             "ended_secret": ended_secret, "admin": admin_token(db_path),
             # the link whoever starts an assessment gets, and one the administrator gives a unit
             "coordinator": links.create_link(store, links.COORDINATOR_LINK, "test", assessment_id=assessment.id),
@@ -102,9 +122,6 @@ PAGES = [
     ("workshop: create", ANONYMOUS, "facilitate", {}, "ws.create.submit", None),
     ("workshop: facilitator screen", FACILITATOR, "facilitate", {"w": "code", "s": "secret"}, "ws.ctl.close", None),
     ("workshop: summary", FACILITATOR, "facilitate", {"w": "ended", "s": "ended_secret"}, "ws.summary.title", None),
-    ("workshop: phone, join", ANONYMOUS, "join", {"code": "code"}, "ws.join.submit", None),
-    ("workshop: phone, vote", ANONYMOUS, "join", {"code": "code", "p": "participant"},
-     "css=.st-key-ws_vote_agree button", None),
     ("comparison", UNIT_COORDINATOR, "compare", {"c": "unit_coordinator"}, "reg.compare.intro_unnamed", None),
     ("follow-up", UNIT_COORDINATOR, "followup", {"c": "unit_coordinator"}, "reg.followup.tab_progress", None),
     ("import and export", ADMINISTRATOR, "data", {"admin": "admin"}, "reg.data.import", None),
@@ -161,6 +178,37 @@ def test_page_has_no_serious_accessibility_violation(server, page, axe, name, wh
     expect(shown.first).to_be_attached(timeout=WAIT_MS)
     opened_as(page, who, lang, refused=ready.startswith("access.refused."))
     check(page, f"{name} ({lang})", axe)
+
+
+# The phone page (plain HTML, web/static/phone.html) in each of its views, on a phone's screen:
+# (view, workshop, participant token or None for the join form, what shows the view is drawn).
+PHONE_VIEWS = [
+    ("join", "code", None, "#roles-public"),
+    ("voting", "code", "participant", "#vote-agree[aria-pressed=true]"),
+    ("revealed results", "revealed", "revealed_participant", ".ws-tally"),
+    ("matrix", "matrix", "matrix_participant", ".matrix-result"),
+]
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+@pytest.mark.parametrize("view,workshop,participant,ready", PHONE_VIEWS, ids=[v[0] for v in PHONE_VIEWS])
+def test_phone_page_has_no_accessibility_violation(server, browser, axe, view, workshop, participant, ready, lang):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        code = server.tokens[workshop]
+        if participant:  # the phone that joined earlier: its token is in the browser's storage
+            page.add_init_script(f"localStorage.setItem({json.dumps('ws-token-' + code)}, "
+                                 f"{json.dumps(server.tokens[participant])})")
+        page.goto(join_url(server.url, code, lang))
+        if not participant:  # the join form with a side chosen, so its role choices show too
+            page.get_by_role("radio", name=t("workshop.side.public", lang), exact=True).check()
+        expect(page.locator(ready).first).to_be_visible()
+        # No exceptions here: the phone page is all our own markup.
+        assert axe(page, f"phone page: {view} ({lang})") == []
+    finally:
+        context.close()
 
 
 # Who sees the comparison, and the views offered to them after the first one (views/compare.py:

@@ -12,7 +12,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "assessment"
 # Application code held to the size limits (tests and benches are not).
-SIZED = [*CORE.rglob("*.py"), *(REPO / "views").glob("*.py"), REPO / "app.py"]
+SIZED = [*CORE.rglob("*.py"), *(REPO / "views").glob("*.py"), *(REPO / "web").glob("*.py"), REPO / "app.py",
+         REPO / "serve.py"]
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
 UI_MODULES = ("streamlit", "views", "app")
@@ -81,6 +82,15 @@ def test_the_core_never_imports_streamlit_or_the_pages():
                  for path in core_modules() for line, module in imported_modules(path)
                  if module.split(".")[0] in UI_MODULES]
     assert not offending, "the core must not import the UI:\n" + "\n".join(offending)
+
+
+def test_the_web_layer_uses_the_core_never_the_pages():
+    # web/ (the phone routes, the middleware) runs beside the Streamlit pages, not inside them:
+    # no script run, so no st.* calls and nothing from views/ or app.py.
+    offending = [f"{relative(path)}:{line}: imports {module}"
+                 for path in sorted((REPO / "web").glob("*.py")) for line, module in imported_modules(path)
+                 if module.split(".")[0] in UI_MODULES]
+    assert not offending, "web/ must not import the pages or streamlit:\n" + "\n".join(offending)
 
 
 def test_core_packages_import_each_other_in_one_direction():

@@ -120,9 +120,9 @@ def decode_png(png: bytes) -> str:
 
 
 JOIN_URLS = [
-    "http://localhost:8501/join?code=K7Q2MX",
-    "https://samverkan.burlov.se/join?code=ABC234",
-    "https://x.se/join?code=Z",
+    "http://localhost:8501/phone?code=K7Q2MX",
+    "https://samverkan.burlov.se/phone?code=ABC234",
+    "https://x.se/phone?code=Z",
 ]
 
 

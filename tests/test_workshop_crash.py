@@ -6,10 +6,16 @@ threads without pause. Each thread prints ``start`` before calling vote() and
 test kills the process with SIGKILL while it is voting, opens the database again
 and checks every confirmed vote is there with its value. The one vote a thread
 may have had in flight at the kill may or may not have been committed.
+
+The last test does the same through the real server: phones vote over the phone
+protocol (HTTP), a vote is confirmed by its 200, and the server's process group is
+killed; on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import os
 import signal
 import subprocess
@@ -20,7 +26,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,10 +37,15 @@ from assessment.workshop.control import WorkshopControl  # noqa: E402
 from assessment.workshop.decks import Card, Deck  # noqa: E402
 from assessment.workshop.results import WorkshopResults  # noqa: E402
 from assessment.workshop.voting import WorkshopVoting  # noqa: E402
+from test_phone_multiprocess import Phone, server_env, two_card_workshop  # noqa: E402
 
 THREADS = 6
 PARTICIPANTS = 240  # 40 per thread
 CONFIRMED_BEFORE_KILL = 600
+HTTP_PHONES = 30
+CONFIRMED_OVER_HTTP_BEFORE_KILL = 150
+PHONE_PAUSE_S = 0.6  # a phone stays under the protocol's limit of 20 writes per 10 s
+KILL_WITH_IN_FLIGHT = 5  # the server is killed while at least this many votes are on their way
 VALUES = ("agree", "disagree", "pass")
 
 
@@ -129,26 +139,34 @@ def crash_and_check(url: str, tmp_path: Path) -> None:
 
     reopened = make_engine(url)
     try:
-        if reopened.dialect.name == "sqlite":
-            with reopened.connect() as conn:
-                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-        voting, results = WorkshopVoting(reopened), WorkshopResults(reopened)
-        missing = []
-        for index, value in last_done.items():
-            stored = voting.my_votes(tokens[index]).get("c1")
-            allowed = {value, pending.get(index)}
-            if stored not in allowed:
-                missing.append((index, value, stored))
-        assert not missing, f"confirmed votes lost or wrong (participant, confirmed, stored): {missing[:10]}"
-        # Exactly one row per participant and card, still, and the room's count adds up.
-        tally = results.tally(code, "c1")
-        voted = sum(1 for token in tokens if voting.my_votes(token))
-        assert tally.overall.total == voted >= len(last_done)
+        assert_confirmed_votes_kept(reopened, code, tokens, last_done, pending)
         # The workshop is still usable after the crash.
+        voting = WorkshopVoting(reopened)
         voting.vote(tokens[0], "c1", "agree")
         assert voting.my_votes(tokens[0]) == {"c1": "agree"}
     finally:
         reopened.dispose()
+
+
+def assert_confirmed_votes_kept(reopened, code: str, tokens: list[str], last_done: dict[int, str],
+                                pending: dict[int, str]) -> None:
+    """The database is sound, holds each participant's last confirmed vote on c1 (or the one
+    that was in flight at the kill) and exactly one row per participant who voted."""
+    if reopened.dialect.name == "sqlite":
+        with reopened.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    voting, results = WorkshopVoting(reopened), WorkshopResults(reopened)
+    missing = []
+    for index, value in last_done.items():
+        stored = voting.my_votes(tokens[index]).get("c1")
+        allowed = {value, pending.get(index)}
+        if stored not in allowed:
+            missing.append((index, value, stored))
+    assert not missing, f"confirmed votes lost or wrong (participant, confirmed, stored): {missing[:10]}"
+    # Exactly one row per participant and card, still, and the room's count adds up.
+    tally = results.tally(code, "c1")
+    voted = sum(1 for token in tokens if voting.my_votes(token))
+    assert tally.overall.total == voted >= len(last_done)
 
 
 def test_confirmed_votes_survive_sigkill_sqlite(tmp_path):
@@ -159,62 +177,98 @@ def test_confirmed_votes_survive_sigkill_postgresql(pg_url, tmp_path):
     crash_and_check(pg_url, tmp_path)
 
 
-def test_confirmed_votes_survive_killing_the_streamlit_server(start_streamlit, browser, tmp_path):
-    """The same through the real app: a vote is confirmed when the phone page says it was saved."""
-    from assessment.i18n import t
-    from assessment.workshop.views_support import vote_label
-
-    database = tmp_path / "app.db"
-    engine = make_engine(f"sqlite:///{database}")
-    init_db(engine)
-    control, voting = WorkshopControl(engine), WorkshopVoting(engine)
-    deck = Deck(id="crash", title=Text(sv="Krasch", en="Crash"), description=Text(sv="Test", en="Test"),
-                matrix_round=False, cards=[Card(id="c1", text=Text(sv="Ett?", en="One?"))])
-    code, secret = control.create_workshop("Crash", "Test", date(2024, 1, 1), "sv", deck)
-    control.open_card(code, secret)
-    tokens = [voting.join(code, "public" if i % 2 else "civil_society") for i in range(3)]
+def test_confirmed_votes_survive_killing_the_streamlit_server(db_url, start_streamlit):
+    """The same through the real server: phones keep voting over the phone protocol (each as
+    often as the protocol's rate limit lets it), a vote is confirmed by its 200 (sent only after
+    the commit), and the server's whole process group is killed while votes are on their way."""
+    code, secret = two_card_workshop(db_url)
+    engine = make_engine(db_url)
+    WorkshopControl(engine).open_card(code, secret)
     engine.dispose()
+    server = start_streamlit(env=server_env(db_url))
+    phones = [Phone(server.url, "public" if i % 2 else "civil_society").join(code) for i in range(HTTP_PHONES)]
 
-    server = start_streamlit(env={"ASSESSMENT_DB": str(database)})
-    contexts = [browser.new_context(viewport={"width": 420, "height": 900}) for _ in tokens]
+    lock = threading.Lock()
+    last_done: dict[int, str] = {}
+    in_flight: dict[int, str] = {}
+    failures: list[tuple[int, str, object]] = []
+    confirmed = threading.Semaphore(0)
+    killed = threading.Event()
+
+    def keep_voting(i: int) -> None:
+        for round_ in itertools.count():
+            value = VALUES[(round_ + i) % len(VALUES)]  # every vote changes the phone's last one
+            with lock:
+                if killed.is_set():
+                    return
+                in_flight[i] = value
+            try:
+                status, body = phones[i].vote("c1", value)
+            except ConnectionRefusedError as exc:  # never reached the server: nothing in flight
+                with lock:
+                    del in_flight[i]
+                if not killed.is_set():
+                    failures.append((i, value, exc))
+                return
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                if not killed.is_set():
+                    failures.append((i, value, exc))
+                return  # a vote in flight at the kill stays in in_flight: it may or may not be saved
+            with lock:
+                del in_flight[i]
+                if status == 200 and body == {"card_id": "c1", "value": value, "saved": True}:
+                    last_done[i] = value
+                elif status != 429:  # too many writes: refused, nothing saved; slow down
+                    failures.append((i, value, (status, body)))
+                    return
+            if status == 200:
+                confirmed.release()
+            time.sleep(PHONE_PAUSE_S)
+
+    threads = [threading.Thread(target=keep_voting, args=(i,), daemon=True) for i in range(HTTP_PHONES)]
+    for thread in threads:
+        thread.start()
     try:
-        pages = []
-        for context, token in zip(contexts, tokens):
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            page.goto(f"{server.url}/join?code={code}&p={token}")
-            page.locator(".st-key-ws_vote_agree button").wait_for()
-            pages.append(page)
-        confirmed: dict[int, str] = {}
-        rounds = 2
-        for round_ in range(rounds):
-            for i, page in enumerate(pages):
-                value = VALUES[(round_ + i) % len(VALUES)]  # differs from the previous round's
-                page.locator(f".st-key-ws_vote_{value} button").click()
-                page.get_by_text(t("ws.join.your_vote", "sv", vote=vote_label(value, "sv"))).wait_for()
-                confirmed[i] = value
-        in_flight: dict[int, str] = {}
-        for i, page in enumerate(pages):  # click everywhere, wait for nothing, kill the server
-            value = VALUES[(rounds + i) % len(VALUES)]
-            page.locator(f".st-key-ws_vote_{value} button").click(no_wait_after=True)
-            in_flight[i] = value
-        os.killpg(server.process.pid, signal.SIGKILL)
+        for _ in range(CONFIRMED_OVER_HTTP_BEFORE_KILL):
+            if not confirmed.acquire(timeout=60) or failures:
+                pytest.fail(f"phones stopped being confirmed: {failures[:5]}\n{server.log_tail()}")
+        assert server.process.poll() is None, "the server must still be serving votes when it is killed"
+        # Kill at a moment when votes are on their way: while the lock is held no phone starts or
+        # settles a vote, so in_flight is exactly the votes sent (or being sent) and not answered.
+        deadline = time.monotonic() + 60
+        while not killed.is_set():
+            assert time.monotonic() < deadline and not failures, f"no vote on its way: {failures[:5]}"
+            with lock:
+                if len(in_flight) >= KILL_WITH_IN_FLIGHT:
+                    killed.set()
+                    os.killpg(server.process.pid, signal.SIGKILL)
+            time.sleep(0.001)
         server.process.wait(timeout=30)
         server.process = None
     finally:
-        for context in contexts:
-            context.close()
+        killed.set()
+        server.stop()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not failures, failures[:5]
+    assert len(last_done) > HTTP_PHONES // 2
 
-    reopened = make_engine(f"sqlite:///{database}")
+    tokens = [phone.token for phone in phones]
+    reopened = make_engine(db_url)
     try:
-        with reopened.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-        voting, results = WorkshopVoting(reopened), WorkshopResults(reopened)
-        for i, value in confirmed.items():
-            assert voting.my_votes(tokens[i])["c1"] in {value, in_flight[i]}, i
-        assert results.tally(code, "c1").overall.total == len(tokens)
+        assert_confirmed_votes_kept(reopened, code, tokens, last_done, dict(in_flight))
+        stored = [WorkshopVoting(reopened).my_votes(token) for token in tokens]
     finally:
         reopened.dispose()
+
+    # Started again on the same database, the server gives every phone the vote that was kept,
+    # and takes new votes.
+    server.start()
+    for phone, votes in zip(phones, stored):
+        phone.base = server.url
+        assert phone.state(code)["me"]["votes"] == votes
+    assert phones[0].vote("c1", "agree") == (200, {"card_id": "c1", "value": "agree", "saved": True})
+    assert phones[0].state(code)["me"]["votes"] == {"c1": "agree"}
 
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "worker":

@@ -1,7 +1,9 @@
-"""The live workshop pages in Streamlit's AppTest: facilitator and participant.
+"""The live workshop pages in Streamlit's AppTest: the facilitator page, and the old phone
+address (/join), now a pointer to the light phone page.
 
 Each test gets its own SQLite file (ASSESSMENT_DB); the workshop repositories on the
-same file arrange the workshop or check what the pages wrote.
+same file arrange the workshop, join and vote as the phones do (the phone page itself is
+tested in real Chromium: tests/test_browser_phone.py), or check what the pages wrote.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,6 +21,7 @@ from assessment.store.engine import make_engine
 from assessment.store.migrations import init_db
 from assessment.workshop.control import WorkshopControl
 from assessment.workshop.decks import get_deck
+from assessment.workshop.errors import InvalidInput
 from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import Counts, Tally
 from assessment.workshop.views_support import (facilitator_url, join_url, public_base_url, spaced_code,
@@ -73,27 +77,6 @@ def facilitator_page(code: str | None = None, secret: str | None = None) -> AppT
     return at.run()
 
 
-def participant_page(code: str | None = None, token: str | None = None) -> AppTest:
-    at = AppTest.from_file(JOIN, default_timeout=TIMEOUT)
-    if code:
-        at.query_params["code"] = code
-    if token:
-        at.query_params["p"] = token
-    return at.run()
-
-
-def join_through_page(code: str, side: str, role: str | None = None) -> AppTest:
-    at = participant_page(code)
-    assert not at.exception
-    at.radio(key="ws_join_side").set_value(side).run()
-    if role:
-        at.button_group(key=f"ws_join_role_{side}").set_value(role).run()
-    at.button(key="ws_join_submit").click().run()
-    assert not at.exception
-    assert at.query_params.get("p"), "joining puts the participant token in the URL"
-    return at
-
-
 def html_bodies(at: AppTest) -> str:
     return "\n".join(node.proto.body for node in at.get("html"))
 
@@ -140,16 +123,16 @@ def test_create_workshop_gives_private_link_code_and_qr(control, voting):
     at.radio(key="ws_deck").set_value("burlov")
     at.get("form_submit_button")[0].click().run()
     assert not at.exception
-    code, secret = at.query_params.get("w"), at.query_params.get("s")
-    assert code and secret
-    assert control.check_secret(code, secret)
+    code = at.query_params.get("w")
+    assert code and "s" not in at.query_params, "the secret stays out of the address bar"
+    links = [c.value for c in at.code]
+    secret = next(parse_qs(urlsplit(link).query)["s"][0] for link in links if f"w={code}" in link)
+    assert control.check_secret(code, secret), "the facilitator link to keep is given"
     info = voting.get_workshop(code)
     assert (info.name, info.unit, info.deck.id) == ("Verktyg för samverkan", "Burlövs kommun", "burlov")
     shown = texts(at)
     assert spaced_code(code) in shown, "the join code is shown large"
-    assert f"/join?code={code}" in shown
-    links = [c.value for c in at.code]
-    assert any(f"w={code}" in link and f"s={secret}" in link for link in links), "facilitator link is given"
+    assert f"/phone?code={code}" in shown
     assert t("ws.fac.secret_warning", "sv") in [w.value for w in at.warning]
     assert len(at.get("image")) >= 1, "a QR code image is drawn"
 
@@ -161,12 +144,15 @@ def test_pages_speak_english_when_chosen(workshop):
     at.query_params.update({"w": code, "s": secret})
     at.run()
     assert at.button(key="ws_open").label == t("ws.ctl.open", "en")
+    # The old phone address points to the phone page, keeping the code and the language.
     phone = AppTest.from_file(JOIN, default_timeout=TIMEOUT)
     phone.session_state["lang"] = "en"
     phone.query_params["code"] = code
     phone.run()
-    assert phone.radio(key="ws_join_side").options == [t("workshop.side.public", "en"),
-                                                       t("workshop.side.civil_society", "en")]
+    assert not phone.exception
+    pointer = phone.get("link_button")[0].proto
+    assert pointer.label == t("phone.page.open_phone", "en")
+    assert f"/phone?code={code}&lang=en" in pointer.url
 
 
 def test_create_without_a_name_is_refused_and_creates_nothing(workshop_engine):
@@ -196,20 +182,18 @@ def test_controls_open_and_move_through_the_statements(control, voting, workshop
     assert voting.get_workshop(code).current_index == 0
 
 
-# --- participants --------------------------------------------------------------------------
+# --- phones (joining and voting through the store, as the phone API does) -----------------
 
-def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(control, workshop):
+def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(control, voting, workshop):
     code, secret = workshop
     control.open_card(code, secret)
+    card_id = get_deck("burlov").cards[0].id
     cast = [("public", "agree"), ("public", "agree"), ("public", "disagree"),
             ("civil_society", "disagree"), ("civil_society", "pass")]
-    phones = []
+    tokens = []
     for side, value in cast:
-        at = join_through_page(code, side)
-        at.button(key=f"ws_vote_{value}").click().run()
-        saved = [s.value for s in at.success]
-        assert any(t(f"ws.vote.{value}", "sv") in s and "(sparad)" in s for s in saved), saved
-        phones.append(at)
+        tokens.append(voting.join(code, side))
+        voting.vote(tokens[-1], card_id, value)
     at = facilitator_page(code, secret)
     at.toggle(key="ws_big_qr").set_value(False).run()
     shown = shown_tally(at)
@@ -219,133 +203,17 @@ def test_votes_from_phones_appear_in_the_facilitator_tally_per_side(control, wor
     assert t("ws.fac.votes_on_card", "sv", n=5) in texts(at)
 
     # A participant changes their mind: the tally follows, nobody is counted twice.
-    phones[2].button(key="ws_vote_agree").click().run()
+    voting.vote(tokens[2], card_id, "agree")
     shown = shown_tally(facilitator_page(code, secret))
     assert shown["public"] == {"agree": 3, "disagree": 0, "pass": 0}
 
 
-def test_closed_card_refuses_the_vote_with_a_message(control, voting, results, workshop):
-    code, secret = workshop
-    control.open_card(code, secret)
-    phone = join_through_page(code, "civil_society", "association")
-    token = phone.query_params["p"]
-    assert phone.button(key="ws_vote_agree")  # open: the buttons are there
-    control.close_card(code, secret)
-    phone.button(key="ws_vote_agree").click().run()  # tapped on the stale screen
-    assert t("workshop.error.card_closed", "sv") in [e.value for e in phone.error]
-    assert voting.my_votes(token) == {}
-    assert results.tally(code, get_deck("burlov").cards[0].id).overall.total == 0
-    # The screen now says voting is closed and offers no vote buttons.
-    assert t("ws.join.closed", "sv") in [w.value for w in phone.warning]
-    assert not [b for b in phone.button if (b.key or "").startswith("ws_vote_")]
-
-
-def test_reload_keeps_identity_and_vote(control, results, workshop):
-    code, secret = workshop
-    control.open_card(code, secret)
-    phone = join_through_page(code, "public", "official")
-    phone.button(key="ws_vote_disagree").click().run()
-    again = participant_page(code, phone.query_params["p"])  # a fresh session, same URL
-    assert any(t("ws.vote.disagree", "sv") in s.value for s in again.success)
-    assert results.participant_counts(code) == {"public": 1, "civil_society": 0}
-
-
-def you_vote_as(side: str, role: str | None = None, lang: str = "sv") -> str:
-    side_name = t(f"ws.group.{side}", lang).lower()
-    if role:
-        return t("ws.join.you_are_role", lang, side=side_name, role=t(f"workshop.role.{role}", lang).lower())
-    return t("ws.join.you_are", lang, side=side_name)
-
-
-def test_reload_still_says_which_side_the_phone_votes_for(workshop):
+def test_join_without_a_side_is_refused_and_creates_nothing(voting, results, workshop):
+    # The phone page asks for a side before it sends; a join sent without one is refused all the same.
     code, _ = workshop
-    official = join_through_page(code, "public", "official")
-    volunteer = join_through_page(code, "civil_society")
-    # Fresh sessions, same URLs: the side comes from the database, not from the session that joined.
-    again = participant_page(code, official.query_params["p"])
-    captions = " ".join(c.value for c in again.caption)
-    assert you_vote_as("public", "official") in captions
-    assert t("ws.group.civil_society", "sv").lower() not in captions
-    captions = " ".join(c.value for c in participant_page(code, volunteer.query_params["p"]).caption)
-    assert you_vote_as("civil_society") in captions and "(" not in captions.split(" · ")[-1]
-
-
-def test_card_not_yet_opened_says_wait_and_closed_card_says_closed(control, workshop):
-    code, secret = workshop
-    phone = join_through_page(code, "public")
-    vote_buttons = lambda: [b for b in phone.button if (b.key or "").startswith("ws_vote_")]
-    assert get_deck("burlov").cards[0].text("sv") in html_bodies(phone)
-    assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
-    assert t("ws.join.closed", "sv") not in [w.value for w in phone.warning]
-    assert not vote_buttons()
-    control.open_card(code, secret)
-    phone.run()
-    assert len(vote_buttons()) == 3
-    control.close_card(code, secret)
-    phone.run()
-    assert t("ws.join.closed", "sv") in [w.value for w in phone.warning]
-    assert t("ws.join.pending", "sv") not in [i.value for i in phone.info]
-    assert not vote_buttons()
-    control.next_card(code, secret)  # the next statement: waiting again
-    phone.run()
-    assert t("ws.join.pending", "sv") in [i.value for i in phone.info]
-    assert get_deck("burlov").cards[1].text("sv") in html_bodies(phone)
-
-
-def test_link_with_only_the_token_finds_its_workshop(control, results, workshop):
-    code, secret = workshop
-    control.open_card(code, secret)
-    phone = join_through_page(code, "civil_society", "association")
-    phone.button(key="ws_vote_agree").click().run()
-    again = participant_page(None, phone.query_params["p"])  # ?p=… without ?code=
-    assert not again.exception and not again.error
-    assert get_deck("burlov").cards[0].text("sv") in html_bodies(again)
-    assert any(t("ws.vote.agree", "sv") in s.value for s in again.success), "the vote is still there"
-    assert you_vote_as("civil_society", "association") in " ".join(c.value for c in again.caption)
-    assert again.query_params["code"] == code, "the link is completed with the code"
-    again.button(key="ws_vote_disagree").click().run()
-    assert results.tally(code, get_deck("burlov").cards[0].id).civil_society.disagree == 1
-
-
-def test_results_reach_phones_only_when_revealed(control, workshop):
-    code, secret = workshop
-    control.open_card(code, secret)
-    phone = join_through_page(code, "public")
-    phone.button(key="ws_vote_agree").click().run()
-    assert "data-group=" not in html_bodies(phone)
-    control.reveal(code, secret)
-    phone.run()
-    assert shown_tally(phone)["public"] == {"agree": 1, "disagree": 0, "pass": 0}
-    control.hide(code, secret)
-    phone.run()
-    assert "data-group=" not in html_bodies(phone)
-
-
-@pytest.mark.parametrize("code, token, message", [
-    ("ZZZZZZ", None, ("workshop.error.unknown_code", {"code": "ZZZZZZ"})),
-    (None, "not-a-token", ("workshop.error.unknown_participant", {})),
-])
-def test_invalid_code_or_token_gives_one_message(workshop, code, token, message):
-    at = participant_page(code, token)
-    assert not at.exception
-    key, values = message
-    assert [e.value for e in at.error] == [t(key, "sv", **values)]
-
-
-def test_unknown_token_for_a_real_workshop(workshop):
-    code, _ = workshop
-    at = participant_page(code, "not-a-token")
-    assert [e.value for e in at.error] == [t("workshop.error.unknown_participant", "sv")]
-    at.button(key="ws_again").click().run()
-    assert "p" not in at.query_params
-    assert at.radio(key="ws_join_side"), "back on the join form"
-
-
-def test_join_needs_a_side(results, workshop):
-    code, _ = workshop
-    at = participant_page(code)
-    at.button(key="ws_join_submit").click().run()
-    assert [e.value for e in at.error] == [t("ws.join.need_side", "sv")]
+    with pytest.raises(InvalidInput) as refused:
+        voting.join(code, "")
+    assert refused.value.key == "workshop.error.bad_side"
     assert results.participant_counts(code) == {"public": 0, "civil_society": 0}
 
 
@@ -353,31 +221,21 @@ def test_join_needs_a_side(results, workshop):
 
 def test_matrix_round_placements_reach_the_heatmap(control, voting, workshop, framework):
     code, secret = workshop
-    phone = join_through_page(code, "civil_society")
-    token = phone.query_params["p"]
+    token = voting.join(code, "civil_society")
     control.start_matrix(code, secret)
-    phone.run()
     first_step = framework.steps[0].id
-    phone.radio(key=f"ws_place_{first_step}").set_value("dialogue").run()
+    voting.place(token, first_step, "dialogue")
     assert voting.my_placements(token) == {first_step: "dialogue"}
-    assert any("Dialog" in c.value for c in phone.caption)
     at = facilitator_page(code, secret)
     assert not at.exception
     assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) >= 1
     assert t("ws.fac.matrix_placed", "sv", n=1, group=t("ws.group.overall", "sv")) in texts(at)
-    # Revealed: the phone lists the room's level per step.
-    result = t("ws.join.matrix_result", "sv", n=1, step=framework.steps[0].name("sv"), level="Dialog", answered=1)
-    assert result not in texts(phone)
-    control.reveal(code, secret)
-    phone.run()
-    assert result in texts(phone)
 
 
 def test_end_shows_summary_and_exports(control, voting, workshop):
     code, secret = workshop
     control.open_card(code, secret)
-    phone = join_through_page(code, "public")
-    phone.button(key="ws_vote_agree").click().run()
+    voting.vote(voting.join(code, "public"), get_deck("burlov").cards[0].id, "agree")
     at = facilitator_page(code, secret)
     at.button(key="ws_end").click().run()
     assert voting.get_workshop(code).phase == "ended"
@@ -386,8 +244,6 @@ def test_end_shows_summary_and_exports(control, voting, workshop):
     charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
     assert len(charts) >= len(deck.cards), "a chart per statement"
     assert len(at.get("download_button")) >= 2
-    phone.run()
-    assert t("ws.join.ended", "sv") in [s.value for s in phone.success]
 
 
 # --- what the pages draw, computed without streamlit (assessment/workshop/views_support.py) ---
@@ -401,8 +257,8 @@ def test_public_base_url_prefers_the_configured_address():
 
 
 def test_links_carry_code_secret_and_language():
-    assert join_url("https://x.se", "ABC234") == "https://x.se/join?code=ABC234"
-    assert join_url("https://x.se/", "ABC234", "en") == "https://x.se/join?code=ABC234&lang=en"
+    assert join_url("https://x.se", "ABC234") == "https://x.se/phone?code=ABC234"
+    assert join_url("https://x.se/", "ABC234", "en") == "https://x.se/phone?code=ABC234&lang=en"
     link = facilitator_url("https://x.se", "ABC234", "s3cr+t")
     assert link == "https://x.se/facilitate?w=ABC234&s=s3cr%2Bt"
 

@@ -1,12 +1,14 @@
 """Who is asking, for every page: the actor from the session's links and the signed-in identity.
 
 Links arrive in the address: ``?c=`` coordinator, ``?v=`` results, ``?a=`` invite, ``?r=``
-personal, ``?admin=`` administrator (taken out of the address once read). The session keeps
-the links it was given, and every run checks each one against the database again, so a
-revoked link stops working at once, also in a tab that is still open. With sign-in
-configured (``[auth]`` in secrets.toml), Streamlit's ``st.login`` says who someone is and
-the access file (assessment.access.signin) what they may do; the administrator link is
-then switched off. Pages ask :func:`require` before they read or write anything.
+personal, ``?admin=`` administrator (taken out of the address once read). A workshop's
+facilitator holds its secret in a session cookie (web/facilitator_link.py moves ``?s=`` of
+the facilitator link there) or in the session (a workshop just created or reopened here).
+The session keeps the links it was given, and every run checks each one against the
+database again, so a revoked link stops working at once, also in a tab that is still open.
+With sign-in configured (``[auth]`` in secrets.toml), Streamlit's ``st.login`` says who
+someone is and the access file (assessment.access.signin) what they may do; the
+administrator link is then switched off. Pages ask :func:`require` before they read or write anything.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from assessment.framework.yamlsource import SourceError
 from assessment.i18n import t
 from assessment.store.assessments import Assessments
 from views.common import lang, repository, stop_with
+from web.facilitator_link import CODE_PARAM, SECRET_PARAM, cookie_name
 
 ADMIN_PARAM, COORDINATOR_PARAM, RESULTS_PARAM, INVITE_PARAM, PERSONAL_PARAM, KEY_PARAM = \
     "admin", "c", "v", "a", "r", "k"
@@ -29,6 +32,7 @@ LINK_PARAMS = (ADMIN_PARAM, COORDINATOR_PARAM, RESULTS_PARAM, INVITE_PARAM)
 HELD = "_access_links"  # session: {"links": [token, ...], "personal": [token, ...]}
 HELD_VALID = "_access_links_valid"  # session: the held links found valid on this run
 PERSONAL_CHECKED = "_access_personal_checked"  # session: personal token -> (response key, assessment id)
+FACILITATOR_HELD = "_access_facilitator"  # session: workshop code -> secret given in this session
 
 
 def auth_configured() -> bool:
@@ -72,7 +76,37 @@ def _take_links_from_address() -> dict:
         hold(personal, personal=True)
     if ADMIN_PARAM in st.query_params:
         del st.query_params[ADMIN_PARAM]  # the administrator token leaves the address bar
+    _take_facilitator_secret_from_address()
     return st.session_state.setdefault(HELD, {"links": [], "personal": []})
+
+
+def hold_facilitator(code: str, secret: str) -> None:
+    """Remember a workshop's secret for this session (a workshop just created or reopened here)."""
+    st.session_state.setdefault(FACILITATOR_HELD, {})[_normalized(code)] = secret
+
+
+def facilitator_cookie(code: str) -> str:
+    """The secret of workshop `code` in this browser's session cookie, or ""."""
+    value = st.context.cookies.get(cookie_name(_normalized(code)))
+    return value.strip() if isinstance(value, str) else ""  # AppTest's context holds no real cookies
+
+
+def facilitator_secret(code: str) -> str:
+    """The secret this browser holds for workshop `code`: given in this session, else its cookie."""
+    code = _normalized(code)
+    if not code:
+        return ""
+    return st.session_state.get(FACILITATOR_HELD, {}).get(code) or facilitator_cookie(code)
+
+
+def _take_facilitator_secret_from_address() -> None:
+    # Normally web/facilitator_link.py has turned ?s= into a cookie before the page loads; a secret
+    # that still arrives (a server started without it, AppTest) is held and taken out of the address.
+    code, secret = st.query_params.get(CODE_PARAM), (st.query_params.get(SECRET_PARAM) or "").strip()
+    if code and secret:
+        hold_facilitator(code, secret)
+    if code and SECRET_PARAM in st.query_params:
+        del st.query_params[SECRET_PARAM]
 
 
 def signed_in() -> tuple[str | None, list[str]] | None:
@@ -141,9 +175,10 @@ def _resolve() -> Actor:
             continue
         checked[token] = found
         grants["responses"].add(found[0])
-    code, secret = (st.query_params.get("w") or "").strip(), (st.query_params.get("s") or "").strip()
+    code = _normalized(st.query_params.get(CODE_PARAM))
+    secret = facilitator_secret(code)
     if code and secret and _facilitator_secret_holds(code, secret):
-        grants["facilitates"].add(_normalized(code))
+        grants["facilitates"].add(code)
     # The setting matters only to coordinators (the administrator sees names anyway): read only then.
     published = not administrator and bool(grants["units"] or grants["coordinates"]) and \
         bool(links.setting(store, links.NAMED_COMPARISON, False))
@@ -151,7 +186,7 @@ def _resolve() -> Actor:
                  **{name: frozenset(values) for name, values in grants.items()})
 
 
-def _normalized(code: str) -> str:
+def _normalized(code: str | None) -> str:
     from assessment.workshop.repository import normalize_code
 
     return normalize_code(code)

@@ -1,10 +1,13 @@
 """The facilitator's page: create a live workshop, then run it from the presenter view.
 
-Access is the link ``?w=<code>&s=<secret>`` given at creation; without the right
-secret the page says so and shows nothing else. Only the live part (tally or
-matrix heatmap) reruns every second, in a fragment; the controls rerun the whole
-page. A change made from another window (a second screen) bumps the workshop's
-version, which the fragment notices and answers with a full rerun.
+Access is the link ``?w=<code>&s=<secret>`` given at creation. Opening it stores the secret
+in a cookie for this browser session and leaves ``/facilitate?w=<code>`` in the address bar
+(web/facilitator_link.py), so the projected screen never shows it; a workshop created or
+reopened on this page is held in the session. Without the right secret the page says so
+and shows nothing else. Only the live part (tally or matrix heatmap) reruns every second,
+in a fragment; the controls rerun the whole page. A change made from another window (a
+second screen) bumps the workshop's version, which the fragment notices and answers with
+a full rerun.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from assessment.workshop.repository import normalize_code
 from assessment.workshop.results import WorkshopResults
 from assessment.workshop.tallies import GROUPS, ORDERS
 from assessment.workshop.views_support import facilitator_url, join_url, spaced_code, tally_chart, tally_html
-from views.access import current_actor
+from views.access import current_actor, facilitator_cookie, facilitator_secret, hold_facilitator
 from views.common import framework, lang, token_from
 from views.workshop_common import RECOVERABLE, base_url, error_text, inject_css, workshop_repository
 
@@ -88,8 +91,8 @@ def create_page() -> None:
             show_error(exc)
             return
         st.session_state["ws_created"] = code
+        hold_facilitator(code, secret)
         st.query_params["w"] = code
-        st.query_params["s"] = secret
         st.rerun()
 
     st.divider()
@@ -100,8 +103,8 @@ def create_page() -> None:
         if not code or not secret:
             st.error(t("ws.fac.reopen_bad", L))
             return
+        hold_facilitator(code, secret)  # held, never put in the address
         st.query_params["w"] = code
-        st.query_params["s"] = secret
         st.rerun()
 
 
@@ -239,7 +242,11 @@ def facilitator_link_panel(info) -> None:
         if just_created:
             st.success(t("ws.fac.created", L, code=code))
         st.warning(t("ws.fac.secret_warning", L))
-        st.code(facilitator_url(base_url(), code, secret, L), language=None)
+        link = facilitator_url(base_url(), code, secret, L)
+        st.code(link, language=None)
+        if not facilitator_cookie(code):
+            # Held only by this session: opening the link sets the cookie, so a reload keeps access.
+            st.link_button(t("ws.fac.keep_access", L), link, key="ws_keep_access")
 
 
 def statements_view(view, join_link: str) -> None:
@@ -328,14 +335,15 @@ def export_buttons(info) -> None:
 # --- page ----------------------------------------------------------------------------------
 
 code = normalize_code(st.query_params.get("w", ""))
-secret = (st.query_params.get("s") or "").strip()
+actor = current_actor()  # also takes a stray ?s= out of the address
+secret = facilitator_secret(code)
 inject_css(PRESENTER_CSS)
 
 if not code:
     create_page()
     st.stop()
 
-if not allowed(current_actor(), p.RUN_WORKSHOP, Resource(workshop=code)):
+if not allowed(actor, p.RUN_WORKSHOP, Resource(workshop=code)):
     try:
         control.get_workshop(code)  # an unknown code has a message of its own
         st.error(t("workshop.error.forbidden", L))

@@ -55,11 +55,12 @@ def public_base_url(configured: str | None, host: str | None, scheme: str | None
 
 
 def join_url(base: str, code: str, lang: str | None = None) -> str:
-    """The link for the screen and the QR code; an English workshop opens in English."""
+    """The link for the screen and the QR code (the light phone page); an English workshop
+    opens in English."""
     params = {"code": code}
     if lang and lang != "sv":
         params["lang"] = lang
-    return f"{base.rstrip('/')}/join?{urlencode(params)}"
+    return f"{base.rstrip('/')}/phone?{urlencode(params)}"
 
 
 def facilitator_url(base: str, code: str, secret: str, lang: str | None = None) -> str:

@@ -3,9 +3,10 @@ place the case on the matrix, and read what the facilitator lets the room see.""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,9 +17,9 @@ from ..framework.responses import NO_LEVEL
 from ..scoring.levels import StepLevel
 from ..store.engine import utcnow
 from ..store.tables import workshop_cards, workshop_participants, workshop_placements, workshop_votes, workshops
-from .decks import Card
-from .errors import InvalidInput, Refused, UnknownParticipant, ended
-from .repository import WorkshopRepository, hash_token
+from .decks import CARD_ID_PATTERN, Card
+from .errors import InvalidInput, Refused, UnknownParticipant, UnknownWorkshop, WorkshopError, ended
+from .repository import WorkshopRepository, hash_token, normalize_code
 from .tallies import ROLES, SIDES, VOTE_VALUES, Tally
 
 # A card's stored state as participants see it: 'new' means the facilitator has not opened it yet.
@@ -44,7 +45,9 @@ class ParticipantView:
     matrix: dict[str, list[StepLevel]] | None  # only when revealed in the matrix phase
     steps: list[str]
     levels: list[str]
-    my_vote: str | None = None
+    my_vote: str | None = None  # on the card shown
+    # All of the participant's votes by card: a phone sent back to an earlier card still knows its vote.
+    my_votes: dict[str, str] = field(default_factory=dict)
     my_placements: dict[str, str] = field(default_factory=dict)
     # The asking participant's own side and role (None without a token, role None if not given):
     # after a reload the phone can still say whom it votes for. Never anyone else's.
@@ -54,6 +57,19 @@ class ParticipantView:
     @property
     def card_open(self) -> bool:
         return self.card_status == "open"
+
+
+_CARD_ID = re.compile(CARD_ID_PATTERN)
+
+
+def _plausible_code(code: str) -> bool:
+    """Join codes are letters and digits: anything else is unknown without asking the database."""
+    return code.isascii() and code.isalnum()
+
+
+def _check_value(value: str) -> None:
+    if value not in VOTE_VALUES:
+        raise InvalidInput("workshop.error.bad_value", "invalid vote {value}", value=value)
 
 
 class WorkshopVoting(WorkshopRepository):
@@ -75,11 +91,12 @@ class WorkshopVoting(WorkshopRepository):
                                role=role, side=side)
         token = secrets.token_urlsafe(18)
         with self._write() as conn:
-            row = self._workshop_row(conn, code)
+            row = self._row_by_code(conn, code)
             if row["phase"] == "ended":
                 raise ended()
-            conn.execute(workshop_participants.insert().values(
-                workshop_id=row["id"], token_hash=hash_token(token), side=side, role=role, joined_at=utcnow()))
+            conn.execute(self._cached("join", workshop_participants.insert),
+                         {"workshop_id": row["id"], "token_hash": hash_token(token), "side": side, "role": role,
+                          "joined_at": utcnow()})
         return token
 
     def _upsert(self, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...]):
@@ -112,22 +129,81 @@ class WorkshopVoting(WorkshopRepository):
 
     def vote(self, participant_token: str, card_id: str, value: str) -> None:
         """Record (or replace) the participant's vote on an open card; committed on return."""
-        if value not in VOTE_VALUES:
-            raise InvalidInput("workshop.error.bad_value", "invalid vote {value}", value=value)
+        _check_value(value)
         with self._write() as conn:
-            found = conn.execute(self._vote_check(), {"card_id": card_id,
-                                                      "token_hash": hash_token(participant_token or "")}).first()
-            if found is None:
-                self._participant(conn, participant_token)  # raises UnknownParticipant if that was it
-                raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
-                              card=card_id)
-            if found.phase == "ended":
-                raise ended()
-            if found.state != "open":
-                raise Refused("workshop.error.card_closed", "voting on this statement is closed")
-            conn.execute(self._upsert(workshop_votes, ("participant_id", "card_id"), ("value", "updated_at")),
-                         {"participant_id": found.id, "card_id": card_id, "workshop_id": found.workshop_id,
-                          "value": value, "updated_at": utcnow()})
+            self._vote_in(conn, participant_token, card_id, value)
+
+    def vote_many(self, items: Sequence[tuple[str, str, str]]) -> list[WorkshopError | None]:
+        """Many (token, card_id, value) votes in ONE transaction (group commit): per item None
+        when saved, else the refusal, which spoils none of the others (every check runs
+        before its write). A database error fails the whole batch: it is raised."""
+        outcomes: list[WorkshopError | None] = []
+        with self._write() as conn:
+            for token, card_id, value in items:
+                try:
+                    _check_value(value)
+                    self._vote_in(conn, token, card_id, value)
+                    outcomes.append(None)
+                except WorkshopError as refusal:
+                    outcomes.append(refusal)
+        return outcomes
+
+    def _vote_in(self, conn, participant_token: str, card_id: str, value: str) -> None:
+        if not _CARD_ID.fullmatch(card_id):  # e.g. a NUL byte, which PostgreSQL refuses for the whole batch
+            raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
+                          card=card_id[:40])
+        found = conn.execute(self._vote_check(), {"card_id": card_id,
+                                                  "token_hash": hash_token(participant_token or "")}).first()
+        if found is None:
+            self._participant(conn, participant_token)  # raises UnknownParticipant if that was it
+            raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
+                          card=card_id)
+        if found.phase == "ended":
+            raise ended()
+        if found.state != "open":
+            raise Refused("workshop.error.card_closed", "voting on this statement is closed")
+        conn.execute(self._upsert(workshop_votes, ("participant_id", "card_id"), ("value", "updated_at")),
+                     {"participant_id": found.id, "card_id": card_id, "workshop_id": found.workshop_id,
+                      "value": value, "updated_at": utcnow()})
+
+    def version(self, code: str) -> tuple[int, int]:
+        """(workshop id, version) by join code: one indexed row, what live listeners poll."""
+        if not _plausible_code(normalize_code(code)):
+            raise UnknownWorkshop(code=normalize_code(code)[:20] or "''")
+        with self._read() as conn:
+            row = conn.execute(self._cached("version", lambda: sa.select(workshops.c.id, workshops.c.version)
+                                            .where(workshops.c.code == sa.bindparam("code"))),
+                               {"code": normalize_code(code)}).first()
+        if row is None:
+            raise UnknownWorkshop(code=normalize_code(code) or "''")
+        return row.id, row.version
+
+    # The phones' reads, like the repository's _workshop_row and _participant but with their
+    # statements built once: a room reads the state thousands of times.
+    def _cached(self, name: str, build):
+        statement = self._statements.get(name)
+        if statement is None:
+            statement = self._statements[name] = build()
+        return statement
+
+    def _row_by_code(self, conn, code: str):
+        code = normalize_code(code)
+        if not _plausible_code(code):
+            raise UnknownWorkshop(code=code[:20] or "''")
+        row = conn.execute(self._cached("workshop_by_code", lambda: sa.select(workshops).where(
+            workshops.c.code == sa.bindparam("code"))), {"code": code}).mappings().first()
+        if row is None:
+            raise UnknownWorkshop(code=code or "''")
+        return row
+
+    def _person(self, conn, token: str):
+        p = workshop_participants
+        row = conn.execute(self._cached("participant", lambda: sa.select(p.c.id, p.c.workshop_id, p.c.side, p.c.role)
+                                        .where(p.c.token_hash == sa.bindparam("token_hash"))),
+                           {"token_hash": hash_token(token or "")}).first()
+        if row is None:
+            raise UnknownParticipant()
+        return row
 
     def place(self, participant_token: str, step_id: str, level_id: str) -> None:
         """The participant's level for a step in the matrix round ('none' allowed)."""
@@ -172,39 +248,40 @@ class WorkshopVoting(WorkshopRepository):
         with self._read() as conn:
             person = None
             if code or not participant_token:
-                row = self._workshop_row(conn, code or "")
+                row = self._row_by_code(conn, code or "")
                 if participant_token:
-                    person = self._participant(conn, participant_token)
+                    person = self._person(conn, participant_token)
                     if person.workshop_id != row["id"]:
                         raise UnknownParticipant()
             else:
-                person = self._participant(conn, participant_token)
-                row = conn.execute(sa.select(workshops).where(workshops.c.id == person.workshop_id)
-                                   ).mappings().one()
+                person = self._person(conn, participant_token)
+                row = conn.execute(self._cached("workshop_by_id", lambda: sa.select(workshops).where(
+                    workshops.c.id == sa.bindparam("id"))), {"id": person.workshop_id}).mappings().one()
             info = self._info(row)
             card = info.current_card
             card_status = None
             if card:
-                stored = conn.execute(
-                    sa.select(workshop_cards.c.state).where(workshop_cards.c.workshop_id == row["id"],
-                                                             workshop_cards.c.card_id == card.id)
-                ).scalar_one()
+                stored = conn.execute(self._cached("card_state", lambda: sa.select(workshop_cards.c.state).where(
+                    workshop_cards.c.workshop_id == sa.bindparam("workshop_id"),
+                    workshop_cards.c.card_id == sa.bindparam("card_id"))),
+                    {"workshop_id": row["id"], "card_id": card.id}).scalar_one()
                 card_status = PARTICIPANT_CARD_STATUS[stored]
             tally = self._tally(conn, row["id"], card.id) if card and info.revealed else None
             matrix = self._matrix(conn, row["id"], info) if info.phase == "matrix" and info.revealed else None
-            my_vote, placements = None, {}
+            votes, placements = {}, {}
             if person is not None:
-                if card:
-                    my_vote = conn.execute(sa.select(workshop_votes.c.value).where(
-                        workshop_votes.c.participant_id == person.id, workshop_votes.c.card_id == card.id)
-                    ).scalar()
-                placements = dict(conn.execute(
-                    sa.select(workshop_placements.c.step_id, workshop_placements.c.level_id)
-                    .where(workshop_placements.c.participant_id == person.id)).all())
+                votes = dict(conn.execute(self._cached("my_votes", lambda: sa.select(
+                    workshop_votes.c.card_id, workshop_votes.c.value).where(
+                    workshop_votes.c.participant_id == sa.bindparam("participant_id"))),
+                    {"participant_id": person.id}).all())
+                placements = dict(conn.execute(self._cached("my_placements", lambda: sa.select(
+                    workshop_placements.c.step_id, workshop_placements.c.level_id).where(
+                    workshop_placements.c.participant_id == sa.bindparam("participant_id"))),
+                    {"participant_id": person.id}).all())
             return ParticipantView(
                 code=info.code, name=info.name, unit=info.unit, lang=info.lang, phase=info.phase,
                 version=info.version, card_index=info.current_index, card_count=info.card_count, card=card,
                 card_status=card_status, revealed=info.revealed, tally=tally, matrix=matrix, steps=info.steps,
-                levels=info.levels, my_vote=my_vote, my_placements=placements,
+                levels=info.levels, my_vote=votes.get(card.id) if card else None, my_votes=votes, my_placements=placements,
                 my_side=person.side if person is not None else None,
                 my_role=(person.role or None) if person is not None else None)
