@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from assessment.charts.scores import PALETTE
 from assessment.i18n import t
+from browser_runs import AppRuns
 from conftest import admin_token
 from seed_data import answered_units
 
@@ -70,6 +71,7 @@ def choose_view(page: Page, label: str) -> None:
 def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server, page, framework):
     seed(streamlit_server.db_path, framework)
     token = admin_token(streamlit_server.db_path)
+    app = AppRuns(page)  # before goto: it listens from the page's first websocket on
     page.goto(f"{streamlit_server.url}/compare?admin={token}")  # the administrator: every unit by name
     expect(page.get_by_role("heading", name=t("reg.compare.title", "sv"), exact=True)).to_be_visible(timeout=WAIT_MS)
     all_sides = t("regional.side.all", "sv").lower()
@@ -87,6 +89,9 @@ def test_compare_page_draws_charts_and_follows_the_unit_filter(streamlit_server,
     # the second unit in the palette's second colour.
     units_box = page.locator("[data-testid=stMultiSelect]").filter(has_text=t("reg.filter.units", "sv"))
     for n, unit in enumerate(UNITS[:2], start=1):
+        # A choice made while a run is still on its way can be lost (the box is redrawn under the
+        # click): start each one on a settled page.
+        app.settle()
         units_box.locator("input").click()
         units_box.locator("input").fill(unit)
         page.get_by_role("option", name=unit, exact=True).click()
