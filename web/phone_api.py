@@ -28,7 +28,7 @@ from assessment.workshop import phone_protocol as protocol
 from assessment.workshop.errors import UnknownWorkshop, WorkshopError
 from assessment.workshop.feed import WorkshopFeed
 from assessment.workshop.repository import normalize_code
-from assessment.workshop.vote_queue import VoteQueue, vote_queue
+from assessment.workshop.vote_queue import VoteQueue
 from assessment.workshop.voting import WorkshopVoting
 
 API = "/phone/api"
@@ -66,7 +66,7 @@ def _open_services() -> Services:
         if _services is None:
             voting = WorkshopVoting(open_database(database_url()))
             voting.fw  # load the framework now, not inside the event loop later
-            _services = Services(voting, vote_queue(voting), WorkshopFeed(voting))
+            _services = Services(voting, VoteQueue(voting), WorkshopFeed(voting))
         return _services
 
 
@@ -85,7 +85,8 @@ def _joins_per_minute() -> float:
     return value
 
 
-_joins = protocol.TokenBuckets(burst=_joins_per_minute(), per_second=_joins_per_minute() / 60)
+_JOINS_PER_MINUTE = _joins_per_minute()
+_joins = protocol.TokenBuckets(burst=_JOINS_PER_MINUTE, per_second=_JOINS_PER_MINUTE / 60)
 _writes = protocol.TokenBuckets(burst=WRITES_BURST, per_second=WRITES_PER_SECOND)
 
 

@@ -21,6 +21,7 @@ from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
 from ..i18n import t
 from .errors import InvalidInput, UnknownParticipant, WorkshopError
+from .tallies import GROUPS
 from .voting import ParticipantView
 
 MAX_BODY_BYTES = 2048
@@ -202,7 +203,7 @@ def state_dict(view: ParticipantView, fw: Framework, lang: str | None = None,
                 "text": view.card.text(lang), "status": view.card_status}
     tally = None
     if view.tally is not None:
-        tally = {group: _counts(view.tally.side(group)) for group in ("overall", "public", "civil_society")}
+        tally = {group: _counts(view.tally.side(group)) for group in GROUPS}
     matrix = None
     if view.phase == "matrix":
         names = matrix_names(fw, view.steps, view.levels, lang)

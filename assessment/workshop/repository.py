@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date as Date, datetime
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -72,6 +72,15 @@ def normalize_code(text: str | None) -> str:
     return "".join(ch for ch in (text or "").upper() if ch not in " -\t\n")
 
 
+def checked_code(text: str | None) -> str:
+    """The normalized code; one that cannot be a join code (codes are letters and digits) is
+    unknown without asking the database."""
+    code = normalize_code(text)
+    if not (code.isascii() and code.isalnum()):
+        raise UnknownWorkshop(code=code[:20] or "''")
+    return code
+
+
 _SQLITE_LOCKS: dict[str, threading.Lock] = {}
 _SQLITE_LOCKS_GUARD = threading.Lock()
 
@@ -92,6 +101,15 @@ class WorkshopRepository:
         self.engine = engine
         self._fw = fw
         self._sqlite = engine.dialect.name == "sqlite"
+        self._statements: dict[object, Any] = {}
+
+    def _cached(self, name: object, build: Callable[[], Any]):
+        """A statement built once per repository: a room runs the same few thousands of
+        times, and building one costs more than running it."""
+        statement = self._statements.get(name)
+        if statement is None:
+            statement = self._statements[name] = build()
+        return statement
 
     @classmethod
     def open(cls, url: str | None = None, fw: Framework | None = None):
@@ -123,13 +141,15 @@ class WorkshopRepository:
             yield conn
 
     def _workshop_row(self, conn: Connection, code: str, for_update: bool = False):
-        code = normalize_code(code)
-        query = sa.select(workshops).where(workshops.c.code == code)
-        if for_update and not self._sqlite:
-            query = query.with_for_update()
-        row = conn.execute(query).mappings().first()
+        code = checked_code(code)
+        lock = for_update and not self._sqlite
+
+        def build():
+            query = sa.select(workshops).where(workshops.c.code == sa.bindparam("code"))
+            return query.with_for_update() if lock else query
+        row = conn.execute(self._cached(("workshop_by_code", lock), build), {"code": code}).mappings().first()
         if row is None:
-            raise UnknownWorkshop(code=code or "''")
+            raise UnknownWorkshop(code=code)
         return row
 
     def _info(self, row) -> WorkshopInfo:
@@ -143,10 +163,10 @@ class WorkshopRepository:
             version=row["version"], created_at=row["created_at"])
 
     def _participant(self, conn: Connection, token: str):
-        row = conn.execute(
-            sa.select(workshop_participants.c.id, workshop_participants.c.workshop_id,
-                      workshop_participants.c.side, workshop_participants.c.role)
-            .where(workshop_participants.c.token_hash == hash_token(token or ""))).first()
+        p = workshop_participants
+        row = conn.execute(self._cached("participant", lambda: sa.select(p.c.id, p.c.workshop_id, p.c.side, p.c.role)
+                                        .where(p.c.token_hash == sa.bindparam("token_hash"))),
+                           {"token_hash": hash_token(token or "")}).first()
         if row is None:
             raise UnknownParticipant()
         return row

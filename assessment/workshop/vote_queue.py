@@ -126,16 +126,3 @@ class VoteQueue:
                 loop.call_soon_threadsafe(_settle, answers)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 pass
-
-
-_queues: dict[int, VoteQueue] = {}
-_queues_lock = threading.Lock()
-
-
-def vote_queue(voting: WorkshopVoting) -> VoteQueue:
-    """The process's queue for this voting repository (one writer thread each)."""
-    with _queues_lock:
-        queue = _queues.get(id(voting))
-        if queue is None or queue.voting is not voting:
-            queue = _queues[id(voting)] = VoteQueue(voting)
-        return queue

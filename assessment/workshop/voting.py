@@ -6,20 +6,18 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 
-from ..framework.matrix import Framework
 from ..framework.responses import NO_LEVEL
 from ..scoring.levels import StepLevel
 from ..store.engine import utcnow
 from ..store.tables import workshop_cards, workshop_participants, workshop_placements, workshop_votes, workshops
 from .decks import CARD_ID_PATTERN, Card
 from .errors import InvalidInput, Refused, UnknownParticipant, UnknownWorkshop, WorkshopError, ended
-from .repository import WorkshopRepository, hash_token, normalize_code
+from .repository import WorkshopRepository, checked_code, hash_token
 from .tallies import ROLES, SIDES, VOTE_VALUES, Tally
 
 # A card's stored state as participants see it: 'new' means the facilitator has not opened it yet.
@@ -62,23 +60,19 @@ class ParticipantView:
 _CARD_ID = re.compile(CARD_ID_PATTERN)
 
 
-def _plausible_code(code: str) -> bool:
-    """Join codes are letters and digits: anything else is unknown without asking the database."""
-    return code.isascii() and code.isalnum()
-
-
 def _check_value(value: str) -> None:
     if value not in VOTE_VALUES:
         raise InvalidInput("workshop.error.bad_value", "invalid vote {value}", value=value)
 
 
+def _unknown_card(card_id: str) -> Refused:
+    return Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
+                   card=card_id[:40])
+
+
 class WorkshopVoting(WorkshopRepository):
     """What participants do and see. The vote's statements are built once per instance:
     building them cost more than running them."""
-
-    def __init__(self, engine: Engine, fw: Framework | None = None):
-        super().__init__(engine, fw)
-        self._statements: dict[object, Any] = {}
 
     def join(self, code: str, side: str, role: str = "") -> str:
         """A new anonymous participant on one side; returns their token (keep it in the session)."""
@@ -91,7 +85,7 @@ class WorkshopVoting(WorkshopRepository):
                                role=role, side=side)
         token = secrets.token_urlsafe(18)
         with self._write() as conn:
-            row = self._row_by_code(conn, code)
+            row = self._workshop_row(conn, code)
             if row["phase"] == "ended":
                 raise ended()
             conn.execute(self._cached("join", workshop_participants.insert),
@@ -101,19 +95,15 @@ class WorkshopVoting(WorkshopRepository):
 
     def _upsert(self, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...]):
         """INSERT ... ON CONFLICT DO UPDATE, built once per table (building costs more than running)."""
-        cache_key = (table.name, keys, update)
-        statement = self._statements.get(cache_key)
-        if statement is None:
+        def build():
             insert = (sqlite.insert if self._sqlite else postgresql.insert)(table)
-            statement = insert.on_conflict_do_update(
+            return insert.on_conflict_do_update(
                 index_elements=list(keys), set_={name: insert.excluded[name] for name in update})
-            self._statements[cache_key] = statement
-        return statement
+        return self._cached((table.name, keys, update), build)
 
     def _vote_check(self):
         """Participant, card and workshop state in one query (built once)."""
-        statement = self._statements.get("vote_check")
-        if statement is None:
+        def build():
             p, c, w = workshop_participants, workshop_cards, workshops
             statement = (sa.select(p.c.id, p.c.workshop_id, c.c.state, w.c.phase)
                          .select_from(p)
@@ -124,8 +114,8 @@ class WorkshopVoting(WorkshopRepository):
             if not self._sqlite:
                 # Hold the card row while voting: close_card waits for us, or we see it closed.
                 statement = statement.with_for_update(read=True, of=c)
-            self._statements["vote_check"] = statement
-        return statement
+            return statement
+        return self._cached("vote_check", build)
 
     def vote(self, participant_token: str, card_id: str, value: str) -> None:
         """Record (or replace) the participant's vote on an open card; committed on return."""
@@ -150,14 +140,12 @@ class WorkshopVoting(WorkshopRepository):
 
     def _vote_in(self, conn, participant_token: str, card_id: str, value: str) -> None:
         if not _CARD_ID.fullmatch(card_id):  # e.g. a NUL byte, which PostgreSQL refuses for the whole batch
-            raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
-                          card=card_id[:40])
+            raise _unknown_card(card_id)
         found = conn.execute(self._vote_check(), {"card_id": card_id,
                                                   "token_hash": hash_token(participant_token or "")}).first()
         if found is None:
             self._participant(conn, participant_token)  # raises UnknownParticipant if that was it
-            raise Refused("workshop.error.unknown_card", "the statement {card} is not part of the workshop",
-                          card=card_id)
+            raise _unknown_card(card_id)
         if found.phase == "ended":
             raise ended()
         if found.state != "open":
@@ -168,42 +156,14 @@ class WorkshopVoting(WorkshopRepository):
 
     def version(self, code: str) -> tuple[int, int]:
         """(workshop id, version) by join code: one indexed row, what live listeners poll."""
-        if not _plausible_code(normalize_code(code)):
-            raise UnknownWorkshop(code=normalize_code(code)[:20] or "''")
+        code = checked_code(code)
         with self._read() as conn:
             row = conn.execute(self._cached("version", lambda: sa.select(workshops.c.id, workshops.c.version)
                                             .where(workshops.c.code == sa.bindparam("code"))),
-                               {"code": normalize_code(code)}).first()
+                               {"code": code}).first()
         if row is None:
-            raise UnknownWorkshop(code=normalize_code(code) or "''")
+            raise UnknownWorkshop(code=code)
         return row.id, row.version
-
-    # The phones' reads, like the repository's _workshop_row and _participant but with their
-    # statements built once: a room reads the state thousands of times.
-    def _cached(self, name: str, build):
-        statement = self._statements.get(name)
-        if statement is None:
-            statement = self._statements[name] = build()
-        return statement
-
-    def _row_by_code(self, conn, code: str):
-        code = normalize_code(code)
-        if not _plausible_code(code):
-            raise UnknownWorkshop(code=code[:20] or "''")
-        row = conn.execute(self._cached("workshop_by_code", lambda: sa.select(workshops).where(
-            workshops.c.code == sa.bindparam("code"))), {"code": code}).mappings().first()
-        if row is None:
-            raise UnknownWorkshop(code=code or "''")
-        return row
-
-    def _person(self, conn, token: str):
-        p = workshop_participants
-        row = conn.execute(self._cached("participant", lambda: sa.select(p.c.id, p.c.workshop_id, p.c.side, p.c.role)
-                                        .where(p.c.token_hash == sa.bindparam("token_hash"))),
-                           {"token_hash": hash_token(token or "")}).first()
-        if row is None:
-            raise UnknownParticipant()
-        return row
 
     def place(self, participant_token: str, step_id: str, level_id: str) -> None:
         """The participant's level for a step in the matrix round ('none' allowed)."""
@@ -248,13 +208,13 @@ class WorkshopVoting(WorkshopRepository):
         with self._read() as conn:
             person = None
             if code or not participant_token:
-                row = self._row_by_code(conn, code or "")
+                row = self._workshop_row(conn, code or "")
                 if participant_token:
-                    person = self._person(conn, participant_token)
+                    person = self._participant(conn, participant_token)
                     if person.workshop_id != row["id"]:
                         raise UnknownParticipant()
             else:
-                person = self._person(conn, participant_token)
+                person = self._participant(conn, participant_token)
                 row = conn.execute(self._cached("workshop_by_id", lambda: sa.select(workshops).where(
                     workshops.c.id == sa.bindparam("id"))), {"id": person.workshop_id}).mappings().one()
             info = self._info(row)
